@@ -1,0 +1,10 @@
+"""intake: a secure intake service for human rights defenders at risk."""
+
+__version__ = "0.1.0"
+
+
+def create_app(test_config=None):
+    """Build the web application (Flask is imported here, so the offline tool never loads it)."""
+    from .web import build_app
+
+    return build_app(test_config)

@@ -1,0 +1,178 @@
+"""Drop-box items: a body Envelope joined to the server's sealed Record about it."""
+
+import datetime
+import json
+import re
+from dataclasses import dataclass
+
+from nacl.public import PrivateKey, PublicKey
+
+from . import crypto, refcode
+from .crypto import KIND_BODY, KIND_RECORD, FormatError
+
+RECORD_SIZE = crypto.ENVELOPE_SIZES[KIND_RECORD]
+BODY_SIZE = crypto.ENVELOPE_SIZES[KIND_BODY]
+ITEM_SIZE = RECORD_SIZE + BODY_SIZE
+
+FORMS = ("individual", "organisation", "feedback", "followup")
+LANGUAGES = ("en", "es", "fr", "ar", "ru")
+_DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+
+
+def body_binding(body_envelope: bytes) -> str:
+    """Return what binds a Record to its body: the body's ephemeral public key, in hex.
+
+    Each sealed box has a fresh ephemeral key, and the box's MAC covers the rest under it,
+    so this names one body as well as a hash of all 64 KiB would, without hashing it. (Any
+    holder of the public key can seal a Record; the binding catches mix-ups, not forgery.)
+    """
+    start = 1 + crypto.KEY_ID_SIZE
+    return body_envelope[start : start + 32].hex()
+
+
+def encode_json(value) -> bytes:
+    """Encode JSON the one way both implementations do: compact, UTF-8, keys in order given."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def seal_body(payload: dict, public_key: PublicKey, origin: int = crypto.ORIGIN_SERVER) -> bytes:
+    """Seal a defender's payload in server memory (the path taken without JavaScript)."""
+    kid = crypto.key_id(bytes(public_key))
+    frame = crypto.Frame(KIND_BODY, origin, kid, encode_json(payload))
+    return crypto.seal(frame, public_key)
+
+
+def seal_item(body_envelope: bytes, record: "Record", public_key: PublicKey) -> bytes:
+    """Return the drop-box item: the Record sealed now, followed by the body Envelope as received."""
+    kid = crypto.key_id(bytes(public_key))
+    if crypto.envelope_key_id(body_envelope, KIND_BODY) != kid:
+        raise FormatError("body is sealed to another key than the current one")
+    fields = {
+        "ref": record.reference,
+        "day": record.day,
+        "form": record.form,
+        "origin": record.origin,
+        "body": body_binding(body_envelope),
+    }
+    frame = crypto.Frame(KIND_RECORD, crypto.ORIGIN_SERVER, kid, encode_json(fields))
+    return crypto.seal(frame, public_key) + body_envelope
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the server asserts about a body: the reference code, day, form and origin."""
+
+    reference: str
+    day: str
+    form: str
+    origin: str
+
+    def __post_init__(self):
+        if refcode.normalise(self.reference) != self.reference:
+            raise FormatError("record reference code is not canonical")
+        if not _DAY.match(self.day):
+            raise FormatError("record day is not YYYY-MM-DD")
+        try:
+            datetime.date.fromisoformat(self.day)
+        except ValueError:
+            raise FormatError("record day is not a date") from None
+        if self.form not in FORMS:
+            raise FormatError("record names an unknown form")
+        if self.origin not in crypto.ORIGINS.values():
+            raise FormatError("record names an unknown origin")
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A decrypted item: the Record, the defender's payload, and the body's binding."""
+
+    record: Record
+    payload: dict
+    binding: str
+    key_id: bytes
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _no_duplicate_keys(pairs):
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise ValueError("duplicate key")
+    return value
+
+
+def _json_object(data: bytes, what: str) -> dict:
+    # Strict JSON: no NaN or Infinity, no key given twice (readers would disagree on which wins).
+    try:
+        value = json.loads(
+            data.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_no_duplicate_keys
+        )
+    except UnicodeDecodeError:
+        raise FormatError(f"{what} is not valid UTF-8") from None
+    except (ValueError, RecursionError):
+        raise FormatError(f"{what} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise FormatError(f"{what} is not a JSON object")
+    return value
+
+
+def _text(value) -> bool:
+    """True for a str that is valid Unicode (JSON's \\ud800 escapes can smuggle lone surrogates)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_payload(payload: dict) -> dict:
+    """Check a body payload's shape (docs/formats.md, "Body payload"); return it unchanged."""
+    if not set(payload) <= {"form", "lang", "fields"}:
+        raise FormatError("body has unexpected keys")
+    if payload.get("form") not in FORMS:
+        raise FormatError("body names an unknown form")
+    if payload.get("lang") not in LANGUAGES:
+        raise FormatError("body names an unknown language")
+    fields = payload.get("fields")
+    if not isinstance(fields, dict):
+        raise FormatError("body has no fields object")
+    for name, value in fields.items():
+        values = value if isinstance(value, list) else [value]
+        if not (_text(name) and all(_text(v) for v in values)):
+            raise FormatError("a body field is neither text nor a list of texts")
+    return payload
+
+
+def open_item(data: bytes, keys: dict[bytes, PrivateKey]) -> Opened:
+    """Open a drop-box item and check that its Record and body belong together."""
+    if len(data) != ITEM_SIZE:
+        raise FormatError(f"item is {len(data)} bytes, not {ITEM_SIZE}")
+    record_env, body_env = data[:RECORD_SIZE], data[RECORD_SIZE:]
+    record_frame = crypto.open_envelope(record_env, KIND_RECORD, keys)
+    if record_frame.origin != crypto.ORIGIN_SERVER:
+        raise FormatError("record was not sealed by the server")
+    fields = _json_object(record_frame.payload, "record")
+    if set(fields) != {"ref", "day", "form", "origin", "body"}:
+        raise FormatError("record has unexpected fields")
+    if not all(isinstance(v, str) for v in fields.values()):
+        raise FormatError("record values must be text")
+    try:
+        record = Record(fields["ref"], fields["day"], fields["form"], fields["origin"])
+    except refcode.InvalidCode:
+        raise FormatError("record reference code is invalid") from None
+    binding = body_binding(body_env)
+    if fields["body"] != binding:
+        raise FormatError("record belongs to another body")
+    body_frame = crypto.open_envelope(body_env, KIND_BODY, keys)
+    if body_frame.key_id != record_frame.key_id:
+        raise FormatError("record and body are sealed to different keys")
+    if crypto.ORIGINS[body_frame.origin] != record.origin:
+        raise FormatError("record and body disagree about where the body was sealed")
+    payload = check_payload(_json_object(body_frame.payload, "body"))
+    if payload["form"] != record.form:
+        raise FormatError("record and body disagree about the form")
+    return Opened(record, payload, binding, record_frame.key_id)

@@ -1,0 +1,92 @@
+"""Reference codes: make, normalise and check them, and derive the lookup id and reply key."""
+
+import hashlib
+import secrets
+import unicodedata
+
+from nacl.public import PrivateKey
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+RANDOM_SYMBOLS = 19  # 95 bits
+LENGTH = RANDOM_SYMBOLS + 1
+GROUP = 5
+
+_VALUE = {symbol: value for value, symbol in enumerate(ALPHABET)}
+
+# What people type instead of the symbol they see. Applied after NFKC and upper-casing.
+_LOOKALIKES = {
+    "O": "0", "I": "1", "L": "1",
+    # Cyrillic capitals
+    "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "І": "1", "Ј": "J", "К": "K",
+    "М": "M", "О": "0", "Р": "P", "Ѕ": "S", "Т": "T", "Х": "X", "У": "Y", "Ү": "Y",
+    "З": "3", "Ԛ": "Q", "Ԝ": "W",
+    # Greek capitals
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "1", "Κ": "K", "Μ": "M",
+    "Ν": "N", "Ο": "0", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+}  # fmt: skip
+_LOOKALIKES.update({chr(0x0660 + d): str(d) for d in range(10)})  # Arabic-Indic digits
+_LOOKALIKES.update({chr(0x06F0 + d): str(d) for d in range(10)})  # Persian digits
+_TRANSLATE = str.maketrans(_LOOKALIKES)
+
+LOOKUP_PERSON = b"intake.lookup.v1"
+REPLY_PERSON = b"intake.reply.v1"
+
+
+class InvalidCode(ValueError):
+    """Text that is not a reference code, or whose check symbol does not match."""
+
+
+# The check symbol is a Damm check over GF(32) (polynomial x^5 + x^2 + 1): the operation
+# a*x + y is a totally anti-symmetric quasigroup, so every single-symbol error and every
+# swap of two neighbouring symbols is caught before any lookup.
+def _gf32_double(x: int) -> int:
+    x <<= 1
+    return x ^ 0b100101 if x & 0b100000 else x
+
+
+def _damm(values) -> int:
+    interim = 0
+    for value in values:
+        interim = _gf32_double(interim) ^ value
+    return interim
+
+
+def check_symbol(symbols: str) -> str:
+    """Return the symbol that makes `symbols` + it check to zero."""
+    return ALPHABET[_gf32_double(_damm(_VALUE[s] for s in symbols))]
+
+
+def make() -> str:
+    """Return a fresh random code, canonical (20 symbols, no hyphens)."""
+    body = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_SYMBOLS))
+    return body + check_symbol(body)
+
+
+def display(code: str) -> str:
+    """Group a canonical code for display: XXXXX-XXXXX-XXXXX-XXXXX."""
+    return "-".join(code[i : i + GROUP] for i in range(0, LENGTH, GROUP))
+
+
+def normalise(text: str) -> str:
+    """Return the canonical code a person meant, or raise InvalidCode."""
+    if not isinstance(text, str) or len(text) > 200:
+        raise InvalidCode("not a reference code")
+    text = unicodedata.normalize("NFKC", text).upper().translate(_TRANSLATE)
+    # Drop spaces, hyphens of every kind, and invisible marks copied from a right-to-left page.
+    kept = "".join(c for c in text if unicodedata.category(c) not in ("Zs", "Pd", "Cf", "Cc"))
+    if len(kept) != LENGTH or any(c not in _VALUE for c in kept):
+        raise InvalidCode("not a reference code")
+    if _damm(_VALUE[c] for c in kept) != 0:
+        raise InvalidCode("the check symbol does not match")
+    return kept
+
+
+def lookup_id(code: str) -> bytes:
+    """Return the 32-byte id under which the server files a canonical code's status."""
+    return hashlib.blake2b(code.encode("ascii"), digest_size=32, person=LOOKUP_PERSON).digest()
+
+
+def reply_key(code: str) -> PrivateKey:
+    """Return the X25519 key pair whose public half the secretariat seals replies to."""
+    seed = hashlib.blake2b(code.encode("ascii"), digest_size=32, person=REPLY_PERSON).digest()
+    return PrivateKey(seed)
