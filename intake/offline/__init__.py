@@ -1,0 +1,1 @@
+"""The secretariat's offline side: standard library, PyNaCl and intake's Flask-free modules only."""

@@ -1,0 +1,182 @@
+"""`intake-offline`: the secretariat's tool on the air-gapped machine (docs/secretariat.md)."""
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from .. import crypto, keyfiles
+from ..bundle import BundleError
+from .decrypt import decrypt_bundle
+from .keyring import Generation, Keyring, KeyringError, load, save
+
+EXIT_OK, EXIT_ITEMS_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A problem with the command as given; printed as one line, exit status 2."""
+
+
+def read_passphrase(args, *, confirm: bool) -> str:
+    """Read the passphrase from --passphrase-file, else ask on the terminal (twice if confirming)."""
+    if args.passphrase_file:
+        try:
+            text = Path(args.passphrase_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"cannot read passphrase file: {e}") from None
+        return text.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the passphrase on; use --passphrase-file")
+    first = getpass.getpass("Keyring passphrase: ")
+    if confirm and getpass.getpass("Same passphrase again: ") != first:
+        raise UsageError("the two passphrases differ; nothing was written")
+    return first
+
+
+def print_generation(generation: Generation, label: str) -> None:
+    """Print a generation's fingerprints, to be compared out of band with the server's."""
+    print(f"{label} (created {generation.created})")
+    print(f"  submission key fingerprint: {crypto.fingerprint(bytes(generation.box.public_key))}")
+    print(f"  signing key fingerprint:    {crypto.fingerprint(bytes(generation.sign.verify_key))}")
+
+
+def _publish(generation: Generation, out: Path) -> None:
+    for path in keyfiles.write_public_keys(
+        out / "keys", generation.box.public_key, generation.sign.verify_key
+    ):
+        print(f"wrote {path}")
+
+
+def cmd_keygen(args) -> int:
+    """Make the first generation of keys."""
+    out = Path(args.out)
+    keyring_path = out / "secretariat.keyring"
+    for path in (keyring_path, out / "keys" / keyfiles.SUBMISSION_FILE, out / "keys" / keyfiles.SIGNING_FILE):
+        if path.exists():
+            raise UsageError(f"{path} already exists; refusing to overwrite it")
+    passphrase = read_passphrase(args, confirm=True)
+    generation = Generation.new()
+    out.mkdir(parents=True, exist_ok=True)
+    save(keyring_path, Keyring((generation,)), passphrase)
+    print(f"wrote {keyring_path} (secret: keep it on this machine and on its backups only)")
+    _publish(generation, out)
+    print_generation(generation, "new keys")
+    return EXIT_OK
+
+
+def cmd_keys_add(args) -> int:
+    """Add a new generation (key rotation); older generations stay so old items still open."""
+    out = Path(args.out)
+    if (out / "keys").exists() and any((out / "keys").iterdir()):
+        raise UsageError(f"{out / 'keys'} is not empty; choose a new --out for the new public keys")
+    passphrase = read_passphrase(args, confirm=False)
+    keyring = load(args.keyring, passphrase).add(Generation.new())
+    save(args.keyring, keyring, passphrase, replace=True)
+    _publish(keyring.current, out)
+    print_generation(keyring.current, "new current keys")
+    return EXIT_OK
+
+
+def cmd_keys_list(args) -> int:
+    """List every generation, oldest first."""
+    keyring = load(args.keyring, read_passphrase(args, confirm=False))
+    for number, generation in enumerate(keyring.generations, 1):
+        current = " (current)" if generation is keyring.current else ""
+        print_generation(generation, f"generation {number}{current}, key id {generation.key_id.hex()}")
+    return EXIT_OK
+
+
+class Progress:
+    """Show progress on stderr: in place on a terminal, every tenth otherwise."""
+
+    def __init__(self):
+        self.shown = -1
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        step = percent if self.tty else percent // 10 * 10
+        if step != self.shown:
+            self.shown = step
+            if self.tty:
+                print(f"\rdecrypting: {step}%", end="", file=sys.stderr, flush=True)
+            else:
+                print(f"decrypting: {step}%", file=sys.stderr)
+
+    def done(self) -> None:
+        """End the in-place line on a terminal."""
+        if self.tty and self.shown >= 0:
+            print(file=sys.stderr)
+
+
+def cmd_decrypt(args) -> int:
+    """Decrypt a bundle into --out; exit 1 if any item failed."""
+    keyring = load(args.keyring, read_passphrase(args, confirm=False))
+    if not Path(args.bundle).is_file():
+        raise UsageError(f"no bundle at {args.bundle}")
+    progress = Progress()
+    report = decrypt_bundle(Path(args.bundle), keyring, Path(args.out), progress=progress)
+    progress.done()
+    for line in report.failures:
+        print(f"FAILED {line}", file=sys.stderr)
+    print(
+        f"{report.written} new requests, {report.unchanged} already decrypted, "
+        f"{len(report.failures)} failed; open {Path(args.out) / 'index.html'}"
+    )
+    return EXIT_OK if report.ok else EXIT_ITEMS_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, every subcommand documented for --help."""
+    parser = argparse.ArgumentParser(
+        prog="intake-offline",
+        description="The secretariat's offline tool: keys, decryption of export bundles.",
+        epilog="Exit status: 0 all went well, 1 some items failed, 2 the command could not run.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_passphrase(p):
+        p.add_argument("--passphrase-file", metavar="FILE", help="read the passphrase from FILE (first line)")
+        return p
+
+    p = with_passphrase(sub.add_parser("keygen", help="make the secretariat's first keys"))
+    p.add_argument("--out", required=True, metavar="DIR", help="write DIR/secretariat.keyring and DIR/keys/")
+    p.set_defaults(func=cmd_keygen)
+
+    p = with_passphrase(sub.add_parser("decrypt", help="decrypt an export bundle into readable requests"))
+    p.add_argument("bundle", metavar="BUNDLE", help="the file written by `intake export`")
+    p.add_argument("--keyring", required=True, metavar="FILE", help="the secretariat keyring")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for requests/, index.html, index.csv")
+    p.set_defaults(func=cmd_decrypt)
+
+    keys = sub.add_parser("keys", help="rotate and list key generations").add_subparsers(
+        dest="keys_command", required=True, metavar="ACTION"
+    )
+    p = with_passphrase(keys.add_parser("add", help="add a new key generation (rotation)"))
+    p.add_argument("--keyring", required=True, metavar="FILE", help="the secretariat keyring")
+    p.add_argument("--out", required=True, metavar="DIR", help="write the new public keys to DIR/keys/")
+    p.set_defaults(func=cmd_keys_add)
+    p = with_passphrase(keys.add_parser("list", help="list key generations and fingerprints"))
+    p.add_argument("--keyring", required=True, metavar="FILE", help="the secretariat keyring")
+    p.set_defaults(func=cmd_keys_list)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the tool; print errors as one line, never a traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UsageError, KeyringError, BundleError, FileExistsError) as e:
+        print(f"intake-offline: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as e:
+        print(f"intake-offline: {e.filename or ''}: {e.strerror}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("\nintake-offline: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

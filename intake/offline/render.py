@@ -1,0 +1,133 @@
+"""Readable renderings of decrypted requests: escaped HTML pages and a spreadsheet-safe CSV."""
+
+import csv
+import io
+from html import escape
+
+URGENCY_RANK = {"critical": 0, "high": 1, "normal": 2}
+URGENCY_LABEL = {"critical": "CRITICAL (days)", "high": "high (weeks)", "normal": "normal"}
+COLUMNS = ("urgency", "received", "form", "reference", "language", "country", "origin", "folder")
+
+# Local files, opened from disk: forbid everything but our own inline style, so a hostile
+# request cannot run script or fetch anything even if escaping were ever wrong.
+_HEAD = """<!doctype html>
+<html lang="{lang}" dir="{dir}">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="referrer" content="no-referrer">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 1rem auto; padding: 0 1rem; }}
+dt {{ font-weight: bold; margin-top: .8rem; }}
+dd {{ white-space: pre-wrap; margin-inline-start: 1rem; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #999; padding: .3rem .5rem; }}
+.critical {{ background: #fdd; font-weight: bold; }} .high {{ background: #ffe9c7; }}
+.code {{ font-family: monospace; font-size: 1.1rem; }}
+</style>
+</head>
+<body>
+"""
+
+
+def urgency(request: dict) -> str:
+    """Return the request's urgency, treating anything unknown as normal."""
+    value = request["request"]["fields"].get("urgency")
+    return value if isinstance(value, str) and value in URGENCY_RANK else "normal"
+
+
+def sort_key(request: dict):
+    """Urgent first, then oldest first, then by item id so the order is stable."""
+    return (URGENCY_RANK[urgency(request)], request["received"], request["item"])
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def _code(reference: str) -> str:
+    return f'<bdi dir="ltr" class="code">{escape(reference)}</bdi>'
+
+
+def request_html(request: dict) -> str:
+    """Render one request; every value is escaped and shown in its own direction."""
+    body = request["request"]
+    lang = body["lang"]
+    level = urgency(request)
+    parts = [
+        _HEAD.format(lang=lang, dir="rtl" if lang == "ar" else "ltr", title="Request"),
+        f"<h1>Request {_code(request['reference'])}</h1>",
+        f'<p class="{level}">Urgency: {escape(URGENCY_LABEL[level])}</p>',
+        "<dl>",
+    ]
+    meta = [
+        ("Received", request["received"]),
+        ("Form", request["form"]),
+        ("Language", lang),
+        ("Sealed in", request["origin"]),
+    ]
+    for label, value in meta:
+        parts.append(f"<dt>{escape(label)}</dt><dd>{escape(value)}</dd>")
+    parts.append("</dl><h2>What the sender wrote</h2><dl>")
+    for name, value in body["fields"].items():
+        values = value if isinstance(value, list) else [value]
+        shown = "\n".join(escape(v) for v in values)
+        parts.append(f'<dt dir="auto">{escape(_label(name))}</dt><dd dir="auto">{shown}</dd>')
+    parts.append("</dl>\n</body>\n</html>\n")
+    return "".join(parts)
+
+
+def summary_row(request: dict) -> dict:
+    """The columns of index.html and index.csv for one request."""
+    country = request["request"]["fields"].get("country", "")
+    return {
+        "urgency": urgency(request),
+        "received": request["received"],
+        "form": request["form"],
+        "reference": request["reference"],
+        "language": request["request"]["lang"],
+        "country": country if isinstance(country, str) else "",
+        "origin": request["origin"],
+        "folder": f"requests/{request['item']}",
+    }
+
+
+def index_html(requests: list[dict]) -> str:
+    """Render the list of all requests, urgent first, each linking to its own page."""
+    parts = [
+        _HEAD.format(lang="en", dir="ltr", title="Requests"),
+        f"<h1>Requests ({len(requests)})</h1>\n<table>\n<tr>",
+        "".join(f"<th>{c}</th>" for c in COLUMNS),
+        "</tr>\n",
+    ]
+    for request in sorted(requests, key=sort_key):
+        row = summary_row(request)
+        cells = [
+            escape(row["urgency"]),
+            escape(row["received"]),
+            escape(row["form"]),
+            _code(row["reference"]),
+            escape(row["language"]),
+            f'<bdi dir="auto">{escape(row["country"])}</bdi>',
+            escape(row["origin"]),
+            f'<a href="{escape(row["folder"])}/request.html">{escape(row["folder"])}</a>',
+        ]
+        level = row["urgency"]
+        parts.append(f'<tr class="{level}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>\n")
+    parts.append("</table>\n</body>\n</html>\n")
+    return "".join(parts)
+
+
+def _cell(value: str) -> str:
+    # A cell starting with one of these is run as a formula by spreadsheet programs.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def index_csv(requests: list[dict]) -> str:
+    """Return the list as CSV, urgent first, with formula-like cells defused."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for request in sorted(requests, key=sort_key):
+        writer.writerow({k: _cell(v) for k, v in summary_row(request).items()})
+    return out.getvalue()

@@ -1,0 +1,55 @@
+"""The offline tool runs where only PyNaCl is installed: no Flask on the air-gapped machine."""
+
+import subprocess
+import sys
+import venv
+
+import nacl
+
+from .conftest import ROOT, make_item, payload, write_bundle
+
+PASSPHRASE = "a long enough passphrase"
+WEB_ONLY = {"flask", "werkzeug", "jinja2", "wtforms", "flask_wtf", "flask_babel", "babel", "gunicorn"}
+
+
+def test_offline_tool_in_a_venv_with_only_pynacl(tmp_path):
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    py, pip = env_dir / "bin" / "python", [env_dir / "bin" / "python", "-m", "pip", "-q"]
+    subprocess.run([*pip, "install", f"pynacl=={nacl.__version__}", "flit_core"], check=True)
+    subprocess.run([*pip, "install", "--no-deps", "--no-build-isolation", ROOT], check=True)
+    installed = subprocess.run([*pip, "list", "--format=freeze"], capture_output=True, text=True, check=True)
+    names = {line.split("==")[0].lower() for line in installed.stdout.split()}
+    assert names & WEB_ONLY == set()
+
+    # Every module the tool loads is the standard library's, PyNaCl's (with its cffi) or ours.
+    probe = (
+        "import sys, intake.offline.cli, intake.offline.decrypt, intake.offline.keyring;"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names))))"
+    )
+    loaded = subprocess.run([py, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    # (_distutils_hack is setuptools' start-up hook, which venv installs beside pip.)
+    allowed = {"__main__", "intake", "nacl", "_sodium", "_cffi_backend", "_distutils_hack"}
+    assert set(loaded) <= allowed, loaded
+
+    passfile = tmp_path / "pass.txt"
+    passfile.write_text(PASSPHRASE, encoding="utf-8")
+    tool = env_dir / "bin" / "intake-offline"
+    subprocess.run([tool, "keygen", "--out", tmp_path / "s", "--passphrase-file", passfile], check=True,
+                   capture_output=True)  # fmt: skip
+
+    sys.path.insert(0, str(ROOT))
+    from intake.offline.keyring import load
+
+    generation = load(tmp_path / "s" / "secretariat.keyring", PASSPHRASE).current
+    body = payload("ar")
+    write_bundle(tmp_path / "b.bin", [make_item(body, generation)[1]])
+    result = subprocess.run(
+        [tool, "decrypt", tmp_path / "b.bin", "--keyring", tmp_path / "s" / "secretariat.keyring",
+         "--out", tmp_path / "read", "--passphrase-file", passfile],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert body["fields"]["threat"] in next(
+        (tmp_path / "read" / "requests").glob("*/request.json")
+    ).read_text(encoding="utf-8")
