@@ -1,0 +1,1 @@
+"""Benchmarks: rerunnable, reported as ratios against a baseline measured in the same run."""

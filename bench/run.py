@@ -1,0 +1,30 @@
+"""Run every benchmark and print one Markdown table of ratios against same-run baselines.
+
+Usage: .venv/bin/python bench/run.py [--quick]
+"""
+
+import argparse
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import decrypt  # noqa: E402
+
+
+def main() -> None:
+    """Run the benchmarks and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the script runs")
+    args = parser.parse_args()
+    rows = decrypt.run(200 if args.quick else 10_000)
+    print(f"Python {platform.python_version()}, {platform.machine()}, {sys.platform}\n")
+    print("| measure | result | ratio to baseline |")
+    print("|---|---|---|")
+    for measure, value, ratio in rows:
+        print(f"| {measure} | {value} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
