@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import decrypt  # noqa: E402
+from bench import decrypt
 
 
 def main() -> None:
