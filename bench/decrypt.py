@@ -26,7 +26,7 @@ def run(count: int) -> list[tuple[str, str, str]]:
     with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
         path = Path(tmp) / "export.bin"
         with open(path, "wb") as f:
-            bundle.write(f, ((bundle.TYPE_ITEM, os.urandom(16), d) for d in datas), count)
+            bundle.write(f, ((bundle.TYPE_ITEM, os.urandom(16), d) for d in datas))
         box = SealedBox(generation.box)
         start = time.perf_counter()
         for data in datas:  # the bare work: open both envelopes of every item, nothing else

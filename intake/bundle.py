@@ -58,10 +58,11 @@ def _checksum(head: bytes, data: bytes) -> bytes:
     return h.digest()
 
 
-def write(stream: BinaryIO, entries: Iterable[tuple[int, bytes, bytes]], count: int) -> None:
-    """Write `count` entries of (type, id, data) to `stream`."""
-    stream.write(_HEADER.pack(MAGIC, VERSION, bytes(3), count))
-    written = 0
+def write(stream: BinaryIO, entries: Iterable[tuple[int, bytes, bytes]]) -> int:
+    """Write entries of (type, id, data) to a seekable `stream`; return how many were written."""
+    start = stream.tell()
+    stream.write(_HEADER.pack(MAGIC, VERSION, bytes(3), 0))
+    count = 0
     for type_, id_, data in entries:
         if len(id_) != ID_SIZE or len(data) > MAX_LENGTH[type_]:
             raise ValueError("entry id or length out of range")
@@ -69,9 +70,12 @@ def write(stream: BinaryIO, entries: Iterable[tuple[int, bytes, bytes]], count: 
         stream.write(head)
         stream.write(data)
         stream.write(_checksum(head, data))
-        written += 1
-    if written != count:
-        raise ValueError(f"promised {count} entries, wrote {written}")
+        count += 1
+    end = stream.tell()
+    stream.seek(start)  # the count is known only now: items may vanish while exporting
+    stream.write(_HEADER.pack(MAGIC, VERSION, bytes(3), count))
+    stream.seek(end)
+    return count
 
 
 def _read_exactly(stream: BinaryIO, size: int, what: str) -> bytes:

@@ -226,7 +226,7 @@ def test_duplicates_checksums_and_framing(tmp_path, generation, keyring):
     same = os.urandom(16)
     entries = [(1, same, a), (1, same, b), (1, os.urandom(16), a)]
     with open(path, "wb") as f:
-        bundle.write(f, entries, 3)
+        bundle.write(f, entries)
     report = decrypt_bundle(path, keyring, tmp_path / "out")
     assert report.written == 1
     assert "duplicate id of item 1" in report.failures[0]
@@ -264,11 +264,11 @@ def test_a_different_item_under_a_known_id_does_not_overwrite(tmp_path, generati
     path = tmp_path / "bundle.bin"
     id_ = os.urandom(16)
     with open(path, "wb") as f:
-        bundle.write(f, [(1, id_, make_item(payload(), generation)[1])], 1)
+        bundle.write(f, [(1, id_, make_item(payload(), generation)[1])])
     decrypt_bundle(path, keyring, tmp_path / "out")
     first = (tmp_path / "out" / "requests" / id_.hex() / "request.json").read_bytes()
     with open(path, "wb") as f:
-        bundle.write(f, [(1, id_, make_item(payload(), generation)[1])], 1)
+        bundle.write(f, [(1, id_, make_item(payload(), generation)[1])])
     report = decrypt_bundle(path, keyring, tmp_path / "out")
     assert "an earlier, different request has the same id" in report.failures[0]
     assert (tmp_path / "out" / "requests" / id_.hex() / "request.json").read_bytes() == first
