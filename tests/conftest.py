@@ -54,10 +54,84 @@ def write_bundle(path, datas):
     """Write item bytes into an export bundle with fresh random ids; return the ids."""
     ids = [os.urandom(16) for _ in datas]
     with open(path, "wb") as f:
-        bundle.write(f, ((bundle.TYPE_ITEM, i, d) for i, d in zip(ids, datas, strict=True)), len(datas))
+        bundle.write(f, ((bundle.TYPE_ITEM, i, d) for i, d in zip(ids, datas, strict=True)))
     return ids
 
 
 def tree(path):
     """Every file and folder below `path`, for 'nothing escaped' checks."""
     return sorted(str(p.relative_to(path)) for p in Path(path).rglob("*"))
+
+
+LANGS = ("en", "es", "fr", "ar", "ru")
+
+
+@pytest.fixture
+def site(tmp_path, generation):
+    """A data folder and a keys folder holding this generation's public keys."""
+    from intake import keyfiles
+
+    keys = tmp_path / "keys"
+    keyfiles.write_public_keys(keys, generation.box.public_key, generation.sign.verify_key)
+    return {
+        "INTAKE_DATA_DIR": str(tmp_path / "data"),
+        "INTAKE_KEYS_DIR": str(keys),
+        "INTAKE_SECRET_KEY": "test-" + "x" * 40,
+    }
+
+
+@pytest.fixture
+def app(site):
+    """The web app on the test site's folders."""
+    from intake import create_app
+
+    return create_app(site)
+
+
+@pytest.fixture
+def client(app):
+    """A test client: a browser without JavaScript."""
+    return app.test_client()
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form in a page."""
+    import re
+
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def filled(form: str, marker: str) -> dict:
+    """Valid answers for a form, every free-text answer carrying `marker`."""
+    common = {
+        "urgency": "critical",
+        "on_behalf": "yes",
+        "sender_relation": f"colleague {marker}",
+        "country": "UA",
+        "risk_description": f"{SAMPLES['ar']} {marker}",
+        "measures": ["legal_aid", "other"],
+        "measures_other": f"{SAMPLES['ru']} {marker}",
+        "measures_details": f"details {marker}",
+        "amount_eur": "٣٠٠٠",
+        "applied_elsewhere": "no",
+        "contact_method": "email",
+        "contact_details": f"{marker}@example.org",
+        "contact_safety": f"never call {marker}",
+        "contact_language": "ar",
+        "confidentiality": "keep_confidential",
+    }
+    if form == "individual":
+        return common | {
+            "defender_aware": "yes",
+            "defender_name": f"{SAMPLES['es']} {marker}",
+            "current_country": "DE",
+            "hr_work": f"{SAMPLES['fr']} {marker}",
+            "family_at_risk": "yes",
+            "family_details": f"two children {marker}",
+            "other_open_request": "no",
+        }
+    if form == "organisation":
+        return common | {"org_name": f"Org {marker}", "org_type": "ngo", "org_work": f"work {marker}",
+                         "members_at_risk": "12"}  # fmt: skip
+    return {"kind": "complaint", "message": f"{SAMPLES['en']} {marker}", "contact_details": "",
+            "contact_language": "fr", "reference_code": ""}  # fmt: skip

@@ -1,0 +1,189 @@
+"""Form building blocks: text cleaning, translated validators, the choice lists shared by forms."""
+
+import functools
+import re
+import unicodedata
+
+from babel import Locale
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from wtforms import RadioField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import StopValidation, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from . import refcode
+
+# Control characters other than newline and tab would cost up to 6 bytes each in JSON.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean(value):
+    """Normalise typed text: NFC, trimmed, newlines as \\n, no control characters."""
+    if not isinstance(value, str):
+        return value
+    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+    return _CONTROL.sub("", value).strip()
+
+
+class Required:
+    """The field must be answered (a list must have at least one choice)."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form, field):
+        if not field.data:
+            message = _l("Please choose at least one.") if isinstance(field.data, list) else None
+            field.errors[:] = []
+            raise StopValidation(message or _l("Please answer this question."))
+
+
+class RequiredIf:
+    """Required when another field has one of the given values (or, for a list, contains one)."""
+
+    def __init__(self, other: str, *values: str):
+        self.other, self.values = other, values
+
+    def __call__(self, form, field):
+        data = form[self.other].data
+        chosen = set(data) if isinstance(data, list) else {data}
+        if chosen & set(self.values) and not field.data:
+            raise StopValidation(_l("Please answer this question."))
+
+
+class MaxLength:
+    """At most `max` characters after cleaning; the same number is the control's maxlength."""
+
+    def __init__(self, max: int):
+        self.max = max
+        self.field_flags = {"maxlength": max}
+
+    def __call__(self, form, field):
+        if field.data and len(field.data) > self.max:
+            raise ValidationError(_l("Please shorten this to %(max)d characters or fewer.", max=self.max))
+
+
+class OneOf:
+    """The answer is one of the field's own choices (or empty, when the field is optional)."""
+
+    def __call__(self, form, field):
+        allowed = {choice.value for choice in field.choices}
+        values = field.data if isinstance(field.data, list) else [field.data]
+        if any(v and v not in allowed for v in values):
+            raise StopValidation(_l("Please choose one of the options."))
+
+
+class WholeNumber:
+    """A whole number between 0 and `high`, written with any digits and separators people use."""
+
+    def __init__(self, high: int):
+        self.high = high
+        self.field_flags = {"maxlength": 16}
+
+    def __call__(self, form, field):
+        if not field.data:
+            return
+        digits = re.sub(r"[\s,.'٬\u00a0\u202f]", "", field.data)
+        try:
+            value = int(digits)  # int() reads Arabic-Indic and other Unicode digits too
+        except ValueError:
+            value = -1
+        if not 0 <= value <= self.high:
+            raise ValidationError(_l("Please write a whole number, for example 3000."))
+        field.data = str(value)
+
+
+class ReferenceCode:
+    """A reference code as people type it; stored in its display form."""
+
+    field_flags = {"maxlength": 40}
+
+    def __call__(self, form, field):
+        if not field.data:
+            return
+        try:
+            field.data = refcode.display(refcode.normalise(field.data))
+        except refcode.InvalidCode:
+            raise ValidationError(
+                _l("This reference code is not valid. Please check it, or leave the field empty.")
+            ) from None
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A list of checkboxes; choices are checked by OneOf with our message, not WTForms'."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def pre_validate(self, form):
+        """Leave choice checking to OneOf."""
+
+
+URGENCY = [
+    ("critical", _l("In immediate danger (help needed within days)")),
+    ("high", _l("Within weeks")),
+    ("normal", _l("Not urgent")),
+]
+YES_NO = [("yes", _l("Yes")), ("no", _l("No"))]
+YES_NO_UNSURE = [*YES_NO, ("not_sure", _l("I am not sure"))]
+CONTACT_METHODS = [
+    ("this_site", _l("Only on this website, with my reference code")),
+    ("email", _l("Email")),
+    ("messaging_app", _l("An encrypted messaging app")),
+    ("phone", _l("Phone call or SMS")),
+    ("other", _l("Another way")),
+]
+# Language names are written in their own language and never translated.
+CONTACT_LANGUAGES = [
+    ("en", "English"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("ar", "العربية"),
+    ("ru", "Русский"),
+]
+CONFIDENTIALITY = [
+    ("keep_confidential", _l("No, keep it confidential")),
+    ("may_share_with_partners", _l("Yes, you may share it with partner organisations that can help")),
+]
+_NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}
+
+
+def countries(first_label) -> list[SelectChoice]:
+    """ISO 3166 countries named in the page's language (Babel's CLDR data), sorted by name."""
+    return [SelectChoice("", first_label), *_countries(str(get_locale()))]
+
+
+@functools.cache
+def _countries(locale: str) -> tuple[SelectChoice, ...]:
+    # Building and sorting CLDR's 250 names took half of a submission's time: once per locale.
+    names = Locale.parse(locale).territories
+    pairs = [(code, name) for code, name in names.items() if len(code) == 2 and code not in _NOT_COUNTRIES]
+    return tuple(as_choices(sorted(pairs, key=lambda pair: _sort_key(pair[1]))))
+
+
+def _sort_key(name: str) -> str:
+    # Accents do not move a name to the end of the list: Ö sorts with O.
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).casefold()
+
+
+def text(label, limit, *validators, help=None, area=False):
+    """A cleaned text field with a maximum length."""
+    kind = TextAreaField if area else StringField
+    return kind(label, [*validators, MaxLength(limit)], filters=[clean], description=help)
+
+
+def as_choices(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms wants them."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def choice(label, pairs, *validators, help=None, kind=RadioField):
+    """A radio or select field whose answer must be one of its choices."""
+    return kind(
+        label, [*validators, OneOf()], choices=as_choices(pairs), validate_choice=False, description=help
+    )
+
+
+def checkboxes(label, pairs, *validators, help=None):
+    """Checkboxes whose answers must all be among the choices."""
+    return MultiCheckboxField(label, [*validators, OneOf()], choices=as_choices(pairs), description=help)

@@ -1,0 +1,84 @@
+"""The forms every page shares: the sealable base, feedback or complaint, status lookup."""
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+
+from .fields import CONTACT_LANGUAGES, MaxLength, ReferenceCode, Required, choice, clean, text
+
+
+class SealableForm(FlaskForm):
+    """A form whose answers become the "fields" of a sealed body payload."""
+
+    KIND = ""
+    SECTIONS: list = []
+
+    def payload(self, lang: str) -> dict:
+        """The body payload (docs/formats.md, section 5), built from the cleaned answers."""
+        fields = {name: self[name].data or ([] if isinstance(self[name].data, list) else "")
+                  for _, names in self.SECTIONS for name in names}  # fmt: skip
+        return {"form": self.KIND, "lang": lang, "fields": fields}
+
+
+class FeedbackForm(SealableForm):
+    """Feedback about the secretariat's work, or a complaint about harm it caused."""
+
+    KIND = "feedback"
+    SECTIONS = [(None, ["kind", "reference_code", "message", "contact_details", "contact_language"])]
+
+    kind = choice(
+        _l("What do you want to send?"),
+        [("feedback", _l("Feedback")), ("complaint", _l("A complaint"))],
+        Required(),
+        help=_l(
+            "A complaint is about harm caused by our actions or our representatives. Feedback is anything "
+            "else about our work."
+        ),
+    )
+    reference_code = StringField(
+        _l("Reference code of an earlier request (optional)"),
+        [ReferenceCode()],
+        filters=[clean],
+        description=_l(
+            "Only if this is about a request you sent. Leave it empty if you prefer not to link them."
+        ),
+    )
+    message = text(
+        _l("Your message"),
+        5000,
+        Required(),
+        area=True,
+        help=_l(
+            "Tell us what happened or what you think. For a complaint, say when it happened and who was "
+            "involved, if you can."
+        ),
+    )
+    contact_details = text(
+        _l("How can we reply to you? (optional)"),
+        200,
+        help=_l(
+            "Leave it empty to get our reply only on this website, with the reference code you will "
+            "receive. This site does not protect ordinary email or phone calls."
+        ),
+    )
+    contact_language = choice(
+        _l("In which language should we reply?"), CONTACT_LANGUAGES, Required(), kind=SelectField
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.contact_language.data = self.contact_language.data or str(get_locale())
+
+
+class StatusForm(FlaskForm):
+    """The reference code, sent by POST so that it never appears in a URL."""
+
+    reference_code = StringField(
+        _l("Your reference code"),
+        [Required(), MaxLength(60)],
+        filters=[clean],
+        description=_l(
+            "It looks like XXXXX-XXXXX-XXXXX-XXXXX. Capital or small letters, with or without hyphens."
+        ),
+    )

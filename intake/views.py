@@ -1,0 +1,200 @@
+"""The defender's pages. Thin: forms validate, submission.py seals and stores, templates render."""
+
+import datetime
+
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from . import i18n, refcode, submission
+from .forms import FeedbackForm, StatusForm
+from .support_forms import IndividualForm, OrganisationForm
+
+bp = Blueprint("site", __name__, url_prefix="/<lang>")
+
+# Each status as the defender reads it: a name, and what it means for them.
+STATUS_TEXT = {
+    "received": (
+        _l("Received"),
+        _l("Your request is stored, encrypted, and waits to be read by the secretariat."),
+    ),
+    "in_review": (_l("In review"), _l("The secretariat is reviewing your request.")),
+    "more_info": (_l("More information needed"), _l("The secretariat needs more information from you.")),
+    "referred": (
+        _l("Referred to other sources of support"),
+        _l("The secretariat has passed your request to other sources of support that fit it better."),
+    ),
+    "accepted": (
+        _l("Accepted"),
+        _l("The secretariat will guide you to support. It will contact you as you asked."),
+    ),
+    "declined": (
+        _l("Declined"),
+        _l("The secretariat cannot support this request. Other sources of support may be able to help."),
+    ),
+    "closed": (_l("Closed"), _l("The secretariat has closed this request.")),
+}
+
+
+ERROR_TEXT = {
+    400: (
+        _l("What was sent could not be processed"),
+        _l("Something in what was sent was not valid. Please go back, reload the page and try again."),
+    ),
+    403: (
+        _l("The form had expired"),
+        _l(
+            "For your safety, forms expire after some hours, or when the browser's data for this site is deleted (for example with a new Tor identity). Go back in your browser: your answers may still be there. Copy them somewhere safe, then reload the page and send again."
+        ),
+    ),
+    404: (
+        _l("Page not found"),
+        _l("There is no page at this address. Please start again from the start page."),
+    ),
+    405: (_l("This page cannot be used this way"), _l("Please use the links and buttons of the site.")),
+    413: (
+        _l("What you sent is too large"),
+        _l(
+            "Nothing was stored. Go back in your browser: your answers may still be there. Please shorten them and send again."
+        ),
+    ),
+    429: (
+        _l("The site is very busy right now"),
+        _l(
+            "The site is receiving too many requests. Nothing was stored. Please wait a few minutes and try again."
+        ),
+    ),
+    500: (
+        _l("Something went wrong"),
+        _l("An error happened on the server. Nothing you sent was stored. Please try again later."),
+    ),
+    503: (
+        _l("The site is offline"),
+        _l(
+            "The site cannot accept requests at the moment. Nothing was stored. Please try again later. If you are in immediate danger, do not wait for this site to come back: contact people you trust and your emergency contacts."
+        ),
+    ),
+}
+
+
+@bp.app_context_processor
+def page_context():
+    """What every template may use: the language, its direction, switch links, public settings."""
+    cfg = services().config
+    lang = g.get("lang", i18n.DEFAULT)
+
+    def switch_url(code):
+        # The same page in another language (GET only: a POST's answers are not carried over).
+        endpoint = request.endpoint if request.endpoint and request.endpoint.startswith("site.") else None
+        return url_for(endpoint or "site.landing", lang=code)
+
+    def format_day(day):
+        return format_date(datetime.date.fromisoformat(day), format="long")
+
+    return {
+        "direction": i18n.direction(lang),
+        "languages": [(code, name) for code, (name, _dir) in i18n.LANGUAGES.items()],
+        "switch_url": switch_url,
+        "emergency_contact": cfg.emergency_contact,
+        "onion_hostname": cfg.onion_hostname,
+        "error_title": lambda code: ERROR_TEXT[code][0],
+        "error_text": lambda code: ERROR_TEXT[code][1],
+        "format_date": format_day,
+    }
+
+
+def services():
+    """The app's stores and key (web.Services)."""
+    return current_app.extensions["intake"]
+
+
+@bp.url_value_preprocessor
+def take_language(endpoint, values):
+    """Every page's language comes from its URL prefix."""
+    g.lang = values.pop("lang")
+    if g.lang not in i18n.LANGUAGES:
+        g.lang = i18n.DEFAULT
+        abort(404)
+
+
+@bp.url_defaults
+def keep_language(endpoint, values):
+    """Links stay in the page's language unless they ask for another."""
+    values.setdefault("lang", g.lang)
+
+
+def choose_language():
+    """The root page: the five languages, each in its own words."""
+    g.lang = i18n.DEFAULT
+    return render_template("choose_language.html")
+
+
+@bp.get("/")
+def landing():
+    """Who the secretariat is, what is protected, and the ways in."""
+    return render_template("landing.html")
+
+
+@bp.get("/other-support")
+def other_support():
+    """Other sources of support, from the source documents."""
+    return render_template("other_support.html")
+
+
+def sealed_form_page(form_class, template: str):
+    """Show a form; on a valid POST seal it, store it, and only then show the code."""
+    form = form_class()
+    if request.method == "GET":
+        return render_template(template, form=form)
+    if not form.validate_on_submit():
+        # Everything typed comes back, with the errors; an expired token is a 403 but loses nothing.
+        return render_template(template, form=form), 403 if form.csrf_token.errors else 400
+    try:
+        code = submission.accept_plaintext(
+            form.payload(g.lang), services().public_key, services().dropbox, services().statuses
+        )
+    except OSError:
+        # The disk is full or failing: nothing was accepted, so say so and keep what they typed.
+        return render_template(template, form=form, store_failed=True), 503
+    return render_template("receipt.html", code=refcode.display(code), form_kind=form.KIND)
+
+
+@bp.route("/individual", methods=["GET", "POST"])
+def individual():
+    """Ask for support for a person at risk."""
+    return sealed_form_page(IndividualForm, "individual.html")
+
+
+@bp.route("/organisation", methods=["GET", "POST"])
+def organisation():
+    """Ask for support for an organisation at risk."""
+    return sealed_form_page(OrganisationForm, "organisation.html")
+
+
+@bp.route("/feedback", methods=["GET", "POST"])
+def feedback():
+    """Send feedback or a complaint."""
+    return sealed_form_page(FeedbackForm, "feedback.html")
+
+
+@bp.route("/status", methods=["GET", "POST"])
+def status():
+    """Look up a status by reference code; unknown and mistyped codes get the same answer."""
+    form = StatusForm()
+    if request.method == "GET":
+        return render_template("status.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("status.html", form=form), 403 if form.csrf_token.errors else 400
+    try:
+        code = refcode.normalise(form.reference_code.data)
+    except refcode.InvalidCode:
+        code = None
+    # The same work for every answer: a mistyped code is looked up like any other.
+    found = services().statuses.get(refcode.lookup_id(code or "0" * refcode.LENGTH))
+    if code is None or found is None:
+        form.reference_code.data = ""
+        return render_template("status.html", form=form, not_found=True)
+    name, meaning = STATUS_TEXT[found.status]
+    form.reference_code.data = ""  # the code is not shown back under the answer
+    return render_template("status.html", form=form, status=found, name=_(name), meaning=_(meaning))

@@ -1,0 +1,127 @@
+"""The web application, assembled in one place (create_app calls build_app)."""
+
+import contextlib
+import io
+import logging
+import os
+import secrets
+import sys
+import traceback
+
+from flask import Flask, Request, g, render_template, request
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from . import config, i18n, keyfiles, security
+from .dropbox import DropBox
+from .fsutil import write_atomic
+from .status import StatusStore
+
+log = logging.getLogger("intake")
+
+
+class InMemoryRequest(Request):
+    """A request whose file parts stay in memory: Werkzeug would spool large ones to disk."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
+
+
+class IntakeFlask(Flask):
+    """Flask, minus two ways that plaintext could reach a disk or a log."""
+
+    request_class = InMemoryRequest
+
+    def log_exception(self, exc_info):
+        """Log where an error happened, never its message: messages can quote what was typed."""
+        kind, _, tb = exc_info
+        frames = "; ".join(f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_tb(tb))
+        log.error("unhandled %s at %s", kind.__name__, frames)
+
+
+class Services:
+    """What the views need: settings, stores, and the public key (None while the site is offline)."""
+
+    def __init__(self, cfg: config.Config):
+        self.config = cfg
+        self.dropbox = DropBox(cfg.dropbox_dir)
+        self.statuses = StatusStore(cfg.status_dir)
+        self._public_key = None
+
+    @property
+    def public_key(self):
+        """The submission key, re-read until it is there: the site stays offline without it."""
+        if self._public_key is None:
+            try:
+                self._public_key = keyfiles.read_submission_key(self.config.keys_dir)
+            except keyfiles.KeyFileError:
+                return None
+        return self._public_key
+
+
+def _secret_key(cfg: config.Config) -> str:
+    """INTAKE_SECRET_KEY, else one made once per data folder, so every worker signs alike."""
+    if cfg.secret_key:
+        return cfg.secret_key
+    path = cfg.data_dir / "secret_key"
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # another worker made it first
+        write_atomic(path, secrets.token_hex(32).encode("ascii"), replace=False)
+    return path.read_text(encoding="ascii").strip()
+
+
+def build_app(test_config=None) -> Flask:
+    """Assemble the app from INTAKE_* settings (test_config overrides the environment)."""
+    cfg = config.from_environ({**os.environ, **(test_config or {})})
+    app = IntakeFlask(__name__, template_folder=str(config.ROOT / "templates"))
+    app.config.update(
+        SECRET_KEY=_secret_key(cfg),
+        WTF_CSRF_TIME_LIMIT=cfg.csrf_hours * 3600,
+        WTF_CSRF_SSL_STRICT=False,  # onion services are plain HTTP; no-referrer hides the Referer anyway
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_NAME="intake",
+        MAX_CONTENT_LENGTH=cfg.max_body_bytes,
+        MAX_FORM_MEMORY_SIZE=cfg.max_body_bytes,
+        BABEL_TRANSLATION_DIRECTORIES=str(config.ROOT / "translations"),
+    )
+    app.extensions["intake"] = Services(cfg)
+    Babel(app, locale_selector=lambda: g.get("lang", i18n.DEFAULT))
+    security.init_app(app, cfg.onion_hostname)
+
+    from . import views
+
+    app.register_blueprint(views.bp)
+    app.add_url_rule("/", "choose_language", views.choose_language)
+
+    @app.before_request
+    def offline_without_key():
+        if request.endpoint != "static" and app.extensions["intake"].public_key is None:
+            return error_page(503)
+        return None
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        return error_page(error.code if error.code in ERRORS else 400)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return error_page(403)
+
+    @app.errorhandler(Exception)
+    def unexpected(error):
+        app.log_exception(sys.exc_info())
+        return error_page(500)
+
+    return app
+
+
+ERRORS = (400, 403, 404, 405, 413, 429, 500, 503)
+
+
+def error_page(code: int):
+    """Render the translated page for an HTTP error, in the language of the URL when it has one."""
+    lang = request.path.split("/")[1] if request.path.count("/") > 1 else ""
+    g.lang = lang if lang in i18n.LANGUAGES else g.get("lang", i18n.DEFAULT)
+    return render_template("error.html", code=code), code

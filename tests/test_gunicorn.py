@@ -1,0 +1,121 @@
+"""The real server: gunicorn with the shipped config, two workers, every form in every language."""
+
+import http.cookiejar
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from intake.offline.decrypt import decrypt_bundle
+
+from .conftest import LANGS, ROOT, csrf_token, filled
+from .test_web_submit import everything_under
+
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path, site):
+    """gunicorn as the operator runs it, its logs and temporary files in folders we can scan."""
+    port = free_port()
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
+    env |= {k: v for k, v in site.items() if k != "INTAKE_SECRET_KEY"}  # workers share a made one
+    env |= {
+        "INTAKE_BIND": f"127.0.0.1:{port}",
+        "INTAKE_ACCESS_LOG": str(tmp_path / "access.log"),
+        "INTAKE_ERROR_LOG": str(tmp_path / "error.log"),
+        "TMPDIR": str(tmp),
+    }
+    proc = subprocess.Popen(
+        [GUNICORN, "-c", ROOT / "deploy" / "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + "/", timeout=1).close()  # noqa: S310 (our own http URL)
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("gunicorn did not start")
+    yield {"url": url, "env": env, "tmp": tmp, "logs": [tmp_path / "access.log", tmp_path / "error.log"]}
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def browser():
+    """A cookie-keeping client without JavaScript."""
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+
+def submit(url, lang, form, answers):
+    client = browser()
+    page = client.open(f"{url}/{lang}/{form}").read().decode()
+    body = urllib.parse.urlencode({**answers, "csrf_token": csrf_token(page)}, doseq=True).encode()
+    with client.open(f"{url}/{lang}/{form}", data=body) as response:
+        return response.status, response.read().decode()
+
+
+def test_every_form_in_every_language_under_gunicorn(server, tmp_path, keyring, site):
+    marker = f"GMARK{secrets.token_hex(6)}"
+    sent = {}
+    for lang in LANGS:
+        for form in ("individual", "organisation", "feedback"):
+            answers = filled(form, marker)
+            status, page = submit(server["url"], lang, form, answers)
+            assert status == 200
+            code = re.search(r'<bdi dir="ltr">([0-9A-Z-]{23})</bdi>', page).group(1)
+            sent[code] = (lang, form, answers)
+
+    bundle = tmp_path / "export.bin"
+    subprocess.run([Path(sys.executable).parent / "intake", "export", "--out", bundle],
+                   env=server["env"], check=True, capture_output=True)  # fmt: skip
+    report = decrypt_bundle(bundle, keyring, tmp_path / "read")
+    assert report.ok and report.written == len(sent) == 15
+    import json
+
+    for path in (tmp_path / "read" / "requests").glob("*/request.json"):
+        request = json.loads(path.read_text(encoding="utf-8"))
+        lang, form, answers = sent.pop(request["reference"])
+        assert request["request"]["lang"] == lang and request["form"] == form
+        fields = request["request"]["fields"]
+        for name, value in answers.items():
+            assert fields[name] == ("3000" if name == "amount_eur" else value)
+    assert sent == {}
+
+    # No marker and no address anywhere: data folder, temporary folder, logs.
+    places = [site["INTAKE_DATA_DIR"], server["tmp"]]
+    for path, data in everything_under(*places):
+        assert marker.encode() not in data, path
+    access, errors = (log.read_text(encoding="utf-8") for log in server["logs"])
+    assert marker not in access + errors
+    assert "127.0.0.1" not in access and not re.search(r"\d{2}:\d{2}:\d{2}", access + errors)
+    assert re.search(r'^\[\d{4}-\d{2}-\d{2}\] "POST /es/feedback" 200 \d+$', access, re.M), access[:500]
+
+
+def test_malformed_requests_leave_no_address_in_the_logs(server):
+    host, port = server["url"].removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as raw:
+        raw.sendall(b"NOT A REQUEST\r\n\r\n")
+        raw.recv(1000)
+    time.sleep(0.3)
+    errors = server["logs"][1].read_text(encoding="utf-8")
+    assert "Invalid request from ip=-: " in errors
+    assert "127.0.0.1" not in errors.replace(f"Listening at: {server['url']}", "")

@@ -1,0 +1,168 @@
+"""Submitting without JavaScript: sealed in server memory, stored durably, readable offline only."""
+
+import io
+import os
+import re
+import secrets
+import tempfile
+
+import pytest
+
+from intake import cli, item, refcode
+from intake.offline.decrypt import decrypt_bundle
+from intake.status import StatusStore
+
+from .conftest import LANGS, csrf_token, filled
+
+
+def post_form(client, lang, form, data):
+    """GET the form (for its token and cookie) and POST the answers, as a browser would."""
+    page = client.get(f"/{lang}/{form}")
+    assert page.status_code == 200
+    return client.post(f"/{lang}/{form}", data={**data, "csrf_token": csrf_token(page.text)})
+
+
+def everything_under(*folders):
+    """All bytes of all files under the folders."""
+    for folder in folders:
+        for root, _dirs, files in os.walk(folder):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    yield os.path.join(root, name), f.read()
+
+
+def code_of(page: str) -> str:
+    return re.search(r'<p class="code"><bdi dir="ltr">([0-9A-Z-]{23})</bdi>', page).group(1)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("form", ["individual", "organisation", "feedback"])
+def test_submit_export_decrypt_round_trip(tmp_path, site, client, keyring, lang, form, monkeypatch):
+    marker = f"MARK{secrets.token_hex(8)}"
+    answers = filled(form, marker)
+    response = post_form(client, lang, form, answers)
+    assert response.status_code == 200, response.text[:2000]
+    assert response.headers["Cache-Control"] == "no-store"
+    code = code_of(response.text)
+    assert refcode.normalise(code)
+
+    data_dir = site["INTAKE_DATA_DIR"]
+    stored = list(everything_under(data_dir))
+    items = [d for p, d in stored if p.endswith(".item")]
+    assert len(items) == 1 and len(items[0]) == item.ITEM_SIZE
+    for path, data in stored:  # the marker, the code and every answer are nowhere on disk
+        assert marker.encode() not in data, path
+        assert code.encode() not in data and refcode.normalise(code).encode() not in data, path
+    status = StatusStore(os.path.join(data_dir, "status")).get(refcode.lookup_id(refcode.normalise(code)))
+    assert status.status == "received"
+
+    for name, value in site.items():
+        monkeypatch.setenv(name, value)
+    bundle = tmp_path / "export.bin"
+    assert cli.main(["export", "--out", str(bundle)]) == 0
+    report = decrypt_bundle(bundle, keyring, tmp_path / "read")
+    assert report.ok and report.written == 1
+    request = next(iter(decrypt_requests(tmp_path / "read")))
+    assert request["reference"] == code
+    assert request["form"] == form and request["origin"] == "server"
+    assert request["request"]["lang"] == lang
+    fields = request["request"]["fields"]
+    expected = dict(answers)
+    if "amount_eur" in expected:
+        expected["amount_eur"] = "3000"  # Arabic-Indic digits, read as the number they are
+    assert {k: fields[k] for k in expected} == expected
+
+
+def decrypt_requests(out):
+    import json
+
+    for path in sorted((out / "requests").glob("*/request.json")):
+        yield json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_export_twice_is_safe_and_deletes_nothing(tmp_path, site, client, monkeypatch, keyring):
+    for _ in range(3):
+        assert post_form(client, "en", "feedback", filled("feedback", "x")).status_code == 200
+    for name, value in site.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["export", "--out", str(tmp_path / "a.bin")]) == 0
+    assert cli.main(["export", "--out", str(tmp_path / "a.bin")]) == 2  # refuses to overwrite
+    assert cli.main(["export", "--out", str(tmp_path / "b.bin")]) == 0
+    assert len(os.listdir(os.path.join(site["INTAKE_DATA_DIR"], "dropbox"))) == 3
+    for name in ("a.bin", "b.bin"):
+        assert decrypt_bundle(tmp_path / name, keyring, tmp_path / "out").ok
+    assert len(list(decrypt_requests(tmp_path / "out"))) == 3
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_errors_keep_every_answer_and_are_translated(app, client, site, lang):
+    answers = filled("individual", "KEEPME")
+    del answers["defender_name"], answers["hr_work"]
+    answers["contact_details"] = ""  # required because contact_method is email
+    answers["amount_eur"] = "three thousand"
+    response = post_form(client, lang, "individual", answers)
+    assert response.status_code == 400
+    with app.test_request_context(f"/{lang}/"):
+        from flask import g
+        from flask_babel import gettext, refresh
+
+        g.lang = lang
+        refresh()
+        required = gettext("Please answer this question.")
+        number = gettext("Please write a whole number, for example 3000.")
+        summary = gettext("Please check these answers")
+    if lang != "en":
+        assert required != "Please answer this question."
+    page = response.text
+    assert 'role="alert"' in page and summary in page
+    assert page.count(required) >= 2 * 3  # next to each field and in the summary
+    assert number in page
+    for value in (answers["risk_description"], answers["measures_other"], "three thousand"):
+        assert value.replace("'", "&#39;") in page or value in page
+    assert re.search(r'<input [^>]*checked [^>]*value="legal_aid"', page)
+    assert not re.search(r'<input [^>]*checked [^>]*value="medical"', page)
+    assert not os.path.exists(os.path.join(site["INTAKE_DATA_DIR"], "dropbox"))
+
+
+def test_missing_or_stale_csrf_keeps_answers_and_stores_nothing(client, site):
+    answers = filled("feedback", "CSRFMARK")
+    client.get("/fr/feedback")
+    response = client.post("/fr/feedback", data=answers)
+    assert response.status_code == 403
+    assert "CSRFMARK" in response.text
+    response = client.post("/fr/feedback", data={**answers, "csrf_token": "forged"})
+    assert response.status_code == 403
+    assert not os.path.exists(os.path.join(site["INTAKE_DATA_DIR"], "dropbox"))
+
+
+def test_the_largest_answers_still_fit_one_frame(app):
+    from intake.support_forms import IndividualForm, OrganisationForm
+
+    with app.test_request_context("/en/"):
+        for form_class in (IndividualForm, OrganisationForm):
+            form = form_class(meta={"csrf": False})
+            fields = {}
+            for _title, names in form.SECTIONS:
+                for name in names:
+                    limit = form[name].flags.maxlength or 0
+                    fields[name] = "𝄞" * limit if limit else "x"  # 4 bytes each in UTF-8
+            payload = {"form": form.KIND, "lang": "en", "fields": fields}
+            assert len(item.encode_json(payload)) <= item.crypto.MAX_PAYLOAD[item.KIND_BODY]
+
+
+def test_large_parts_are_never_spooled_to_disk(client, site, monkeypatch, tmp_path):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    page = client.get("/en/feedback")
+    big = io.BytesIO(b"SPOOLMARK" * 40_000)  # 360 kB: Werkzeug spools parts over 500 kB by default
+    data = {**filled("feedback", "x"), "csrf_token": csrf_token(page.text), "upload": (big, "evidence.txt")}
+    response = client.post("/en/feedback", data=data, content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert os.listdir(spool) == []
+
+
+def test_oversized_body_is_refused_with_a_translated_page(client):
+    response = client.post("/ru/feedback", data={"message": "x" * 600_000})
+    assert response.status_code == 413
+    assert 'lang="ru"' in response.text
