@@ -5,6 +5,12 @@ BIN := $(VENV)/bin
 
 .PHONY: run test bench clean
 
+# Demo keys are made on the first run only, with a loud warning (intake demo-keys).
+run: $(VENV)/.installed
+	$(BIN)/intake translations compile
+	$(BIN)/intake demo-keys
+	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -12,6 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 test: $(VENV)/.installed
+	$(BIN)/intake translations check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

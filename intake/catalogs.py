@@ -1,0 +1,86 @@
+"""The translation pipeline in one place: extract, update, compile, and CI's completeness check."""
+
+import tempfile
+from pathlib import Path
+
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import read_po
+
+from .config import ROOT
+from .i18n import LANGUAGES
+
+DIR = ROOT / "translations"
+POT = DIR / "messages.pot"
+KEYWORDS = ["-k", "_l", "-k", "N_"]
+
+
+def _pybabel(*args: str) -> None:
+    CommandLineInterface().run(["pybabel", "-q", *args])
+
+
+def _extract(target: Path) -> None:
+    _pybabel("extract", "-F", str(DIR / "babel.cfg"), *KEYWORDS, "--no-location", "--sort-output",
+             "--omit-header", "-o", str(target), str(ROOT))  # fmt: skip
+
+
+def _po(lang: str) -> Path:
+    return DIR / lang / "LC_MESSAGES" / "messages.po"
+
+
+def compile_all() -> None:
+    """Compile every catalog to .mo (the .mo files are built, never committed)."""
+    _pybabel("compile", "-d", str(DIR))
+
+
+def update() -> list[str]:
+    """Extract messages.pot from the code, merge it into each catalog, compile; return problems."""
+    _extract(POT)
+    for lang in LANGUAGES:
+        if lang == "en":
+            continue
+        if _po(lang).exists():
+            _pybabel(
+                "update",
+                "-i",
+                str(POT),
+                "-d",
+                str(DIR),
+                "-l",
+                lang,
+                "--no-fuzzy-matching",
+                "--ignore-obsolete",
+            )
+        else:
+            _pybabel("init", "-i", str(POT), "-d", str(DIR), "-l", lang)
+    return check()
+
+
+def _ids(path: Path) -> set:
+    with open(path, "rb") as f:
+        return {m.id for m in read_po(f) if m.id}
+
+
+def check() -> list[str]:
+    """Return what is wrong: a stale template, missing, untranslated or fuzzy entries, bad placeholders."""
+    problems = []
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / "messages.pot"
+        _extract(fresh)
+        if _ids(fresh) != _ids(POT):
+            problems.append("messages.pot is stale: run `intake translations update`")
+        wanted = _ids(fresh)
+    for lang in LANGUAGES:
+        if lang == "en":
+            continue
+        with open(_po(lang), "rb") as f:
+            catalog = read_po(f, locale=lang)
+        have = {m.id for m in catalog if m.id and not m.fuzzy and (m.string if isinstance(m.string, str)
+                else all(m.string))}  # fmt: skip
+        for label, ids in (("untranslated or fuzzy", wanted - have), ("obsolete", _ids(_po(lang)) - wanted)):
+            if ids:
+                problems.append(f"{lang}: {len(ids)} {label}, e.g. {sorted(map(str, ids))[0][:60]!r}")
+        for message, errors in catalog.check():
+            problems.append(f"{lang}: {str(message.id)[:50]!r}: {'; '.join(map(str, errors))}")
+    if not problems:
+        compile_all()
+    return problems
