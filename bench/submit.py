@@ -1,0 +1,101 @@
+"""Full no-JavaScript submissions under gunicorn against a bare Flask POST handler, same settings."""
+
+import http.cookiejar
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from intake import keyfiles
+from intake.offline.keyring import Generation
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+LUA = """wrk.method = "POST"
+wrk.body = io.open("{body}"):read("*a")
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Cookie"] = "{cookie}"
+"""
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(app: str, env: dict, port: int) -> subprocess.Popen:
+    env = {**env, "INTAKE_BIND": f"127.0.0.1:{port}", "INTAKE_ACCESS_LOG": os.devnull}
+    proc = subprocess.Popen([BIN / "gunicorn", "-c", ROOT / "deploy" / "gunicorn.conf.py", app],
+                            cwd=ROOT, env=env, stderr=subprocess.DEVNULL)  # fmt: skip
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{app} did not start")
+
+
+def _wrk(url: str, script: Path, seconds: int) -> tuple[float, str, str]:
+    out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s", str(script), url],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{non2xx.group(1)} requests failed:\n{out}")
+    return rate, p50, p99
+
+
+def _session(url: str) -> tuple[str, str]:
+    """A session cookie and its form token, as a browser gets them."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{url}/en/individual").read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    return "; ".join(f"{c.name}={c.value}" for c in jar), token
+
+
+def run(seconds: int) -> list[tuple[str, str, str]]:
+    """Return table rows for the server-sealed submission path."""
+    if not shutil.which("wrk"):
+        raise SystemExit("bench needs wrk: apt-get install wrk")
+    sys.path.insert(0, str(ROOT))
+    from tests.conftest import filled
+
+    with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
+        generation = Generation.new()
+        keyfiles.write_public_keys(Path(tmp) / "keys", generation.box.public_key, generation.sign.verify_key)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
+        env |= {"INTAKE_DATA_DIR": f"{tmp}/data", "INTAKE_KEYS_DIR": f"{tmp}/keys"}
+        results = {}
+        for name, app in (("bare", "bench.bare_app:app"), ("intake", "wsgi:app")):
+            port = _port()
+            proc = _serve(app, env, port)
+            try:
+                url = f"http://127.0.0.1:{port}"
+                cookie, token = _session(url) if name == "intake" else ("", "")
+                body = Path(tmp) / f"{name}.body"
+                body.write_text(urllib.parse.urlencode({**filled("individual", "bench"), "csrf_token": token},
+                                                       doseq=True))  # fmt: skip
+                script = Path(tmp) / f"{name}.lua"
+                script.write_text(LUA.format(body=body, cookie=cookie))
+                results[name] = _wrk(f"{url}/en/individual", script, seconds)
+            finally:
+                proc.terminate()
+                proc.wait()
+        stored = len(os.listdir(f"{tmp}/data/dropbox"))
+    (bare, bare50, bare99), (ours, ours50, ours99) = results["bare"], results["intake"]
+    bare_row = f"bare Flask POST handler, gunicorn 2 workers (p50 {bare50}, p99 {bare99})"
+    ours_row = f"no-JS submission, sealed and fsynced (p50 {ours50}, p99 {ours99}; {stored:,} stored)"
+    return [(bare_row, f"{bare:,.0f} req/s", "1.00"), (ours_row, f"{ours:,.0f} req/s", f"{ours / bare:.2f}")]
