@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean system-deps
 
 # Demo keys are made on the first run only, with a loud warning (intake demo-keys).
 run: $(VENV)/.installed
@@ -17,13 +17,26 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-test: $(VENV)/.installed
+# The browser tests need Debian's Chromium and Node. Installed here when missing (as root),
+# otherwise make stops with what to install: tests never skip silently.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $$missing; \
+	  else echo "make test needs:$$missing (sudo apt-get install$$missing)" >&2; exit 1; fi; \
+	fi
+
+test: system-deps $(VENV)/.installed
 	$(BIN)/intake translations check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk; } || \
+	  { echo "make bench needs wrk (sudo apt-get install wrk)" >&2; exit 1; }
 	$(BIN)/python bench/run.py
 
 clean:

@@ -187,3 +187,22 @@ def choice(label, pairs, *validators, help=None, kind=RadioField):
 def checkboxes(label, pairs, *validators, help=None):
     """Checkboxes whose answers must all be among the choices."""
     return MultiCheckboxField(label, [*validators, OneOf()], choices=as_choices(pairs), description=help)
+
+
+def field_rule(field) -> dict:
+    """Describe a field's server-side checks so seal.js can apply the same ones (docs/decisions.md)."""
+    rule = {"name": field.name, "type": field.type, "required": False, "requiredIf": None}
+    for validator in field.validators:
+        if isinstance(validator, Required):
+            rule["required"] = True
+        elif isinstance(validator, RequiredIf):
+            rule["requiredIf"] = [validator.other, list(validator.values)]
+        elif isinstance(validator, MaxLength):
+            rule["max"] = validator.max
+        elif isinstance(validator, WholeNumber):
+            rule["number"] = validator.high
+        elif isinstance(validator, ReferenceCode):
+            rule["refcode"] = True
+        elif isinstance(validator, OneOf):
+            rule["choices"] = [choice.value for choice in field.choices]
+    return rule

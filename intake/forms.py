@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 
-from .fields import CONTACT_LANGUAGES, MaxLength, ReferenceCode, Required, choice, clean, text
+from .fields import CONTACT_LANGUAGES, MaxLength, ReferenceCode, Required, choice, clean, field_rule, text
 
 
 class SealableForm(FlaskForm):
@@ -13,6 +13,14 @@ class SealableForm(FlaskForm):
 
     KIND = ""
     SECTIONS: list = []
+
+    def in_page_order(self) -> list:
+        """The fields as the page shows them, section by section (the error summary follows it)."""
+        return [self[name] for _, names in self.SECTIONS for name in names]
+
+    def rules(self) -> list[dict]:
+        """The checks each field gets, in payload order, for the browser to apply before sealing."""
+        return [field_rule(field) for field in self.in_page_order()]
 
     def payload(self, lang: str) -> dict:
         """The body payload (docs/formats.md, section 5), built from the cleaned answers."""
@@ -69,6 +77,12 @@ class FeedbackForm(SealableForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.contact_language.data = self.contact_language.data or str(get_locale())
+
+
+class EnvelopeForm(FlaskForm):
+    """A request the browser sealed: the envelope, and the CSRF token that travels as usual."""
+
+    envelope = StringField()
 
 
 class StatusForm(FlaskForm):

@@ -13,8 +13,9 @@ GROUP = 5
 
 _VALUE = {symbol: value for value, symbol in enumerate(ALPHABET)}
 
-# What people type instead of the symbol they see. Applied after NFKC and upper-casing.
-_LOOKALIKES = {
+# What people type instead of the symbol they see. Applied after NFKC and upper-casing; public,
+# because seal.js applies the same table in the browser.
+LOOKALIKES = {
     "O": "0", "I": "1", "L": "1",
     # Cyrillic capitals
     "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "І": "1", "Ј": "J", "К": "K",
@@ -24,9 +25,9 @@ _LOOKALIKES = {
     "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "1", "Κ": "K", "Μ": "M",
     "Ν": "N", "Ο": "0", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
 }  # fmt: skip
-_LOOKALIKES.update({chr(0x0660 + d): str(d) for d in range(10)})  # Arabic-Indic digits
-_LOOKALIKES.update({chr(0x06F0 + d): str(d) for d in range(10)})  # Persian digits
-_TRANSLATE = str.maketrans(_LOOKALIKES)
+LOOKALIKES.update({chr(0x0660 + d): str(d) for d in range(10)})  # Arabic-Indic digits
+LOOKALIKES.update({chr(0x06F0 + d): str(d) for d in range(10)})  # Persian digits
+_TRANSLATE = str.maketrans(LOOKALIKES)
 
 LOOKUP_PERSON = b"intake.lookup.v1"
 REPLY_PERSON = b"intake.reply.v1"

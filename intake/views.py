@@ -1,14 +1,16 @@
 """The defender's pages. Thin: forms validate, submission.py seals and stores, templates render."""
 
+import base64
 import datetime
+import json
 
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import i18n, refcode, submission
-from .forms import FeedbackForm, StatusForm
+from . import crypto, i18n, refcode, submission
+from .forms import EnvelopeForm, FeedbackForm, StatusForm
 from .support_forms import IndividualForm, OrganisationForm
 
 bp = Blueprint("site", __name__, url_prefix="/<lang>")
@@ -101,6 +103,7 @@ def page_context():
         "error_title": lambda code: ERROR_TEXT[code][0],
         "error_text": lambda code: ERROR_TEXT[code][1],
         "format_date": format_day,
+        "integrity": services().integrity.__getitem__,
     }
 
 
@@ -142,21 +145,112 @@ def other_support():
     return render_template("other_support.html")
 
 
+def seal_context(form) -> dict:
+    """What seal.js needs on the form: key, kind, rules, look-alikes, messages in this language."""
+    key = services().public_key
+    messages = {
+        "required": _("Please answer this question."),
+        "choose": _("Please choose at least one."),
+        "choice": _("Please choose one of the options."),
+        "tooLong": _("Please shorten this to %(max)d characters or fewer."),
+        "number": _("Please write a whole number, for example 3000."),
+        "refcode": _("This reference code is not valid. Please check it, or leave the field empty."),
+        "summary": _("Please check these answers"),
+        "failedTitle": _("Your browser could not encrypt this request"),
+        "failed": _(
+            "Nothing was sent. You can try again, or let the server encrypt it: your answers then travel to the server over this connection and are encrypted there the moment they arrive."
+        ),
+        "fallback": _("Send it to be encrypted on the server"),
+    }
+    return {
+        "public_key": bytes(key).hex(),
+        "key_id": crypto.key_id(bytes(key)).hex(),
+        "kind": form.KIND,
+        "rules": json.dumps(form.rules(), ensure_ascii=False),
+        "lookalikes": json.dumps(refcode.LOOKALIKES, ensure_ascii=False),
+        "messages": json.dumps(messages, ensure_ascii=False),
+    }
+
+
+def render_form(template, form, status=200, **context):
+    """A sealed form's page, with what the browser needs to seal it."""
+    return render_template(template, form=form, seal=seal_context(form), **context), status
+
+
+def accept_envelope(form_class, template: str):
+    """A request the browser sealed: accept it only alone, well formed, for the current key."""
+    blank = form_class(formdata=None)
+    form = EnvelopeForm()
+    if set(request.form) - {"csrf_token", "envelope"}:
+        # Plaintext beside an envelope means the page's script was bypassed or broken.
+        return render_form(
+            template,
+            blank,
+            400,
+            envelope_error=_(
+                "The request carried both encrypted and unencrypted answers, so it was refused. Nothing was stored."
+            ),
+        )
+    if not form.validate_on_submit():
+        return render_form(
+            template,
+            blank,
+            403,
+            envelope_error=_(
+                "For your safety the form had expired. Nothing was stored. Go back in your browser: your answers may still be there. Copy them, reload the page and send again."
+            ),
+        )
+    key = services().public_key
+    try:
+        data = form.envelope.data or ""
+        envelope = base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_", validate=True)
+        stale = crypto.envelope_key_id(envelope, crypto.KIND_BODY) != crypto.key_id(bytes(key))
+    except (ValueError, crypto.FormatError):
+        envelope, stale = None, False
+    if stale:
+        return render_form(
+            template,
+            blank,
+            400,
+            envelope_error=_(
+                "The site's key changed after you opened this page. Nothing was stored. Go back in your browser, copy your answers, reload the page and send again."
+            ),
+        )
+    if envelope is None:
+        return render_form(
+            template,
+            blank,
+            400,
+            envelope_error=_(
+                "The encrypted request was damaged on the way. Nothing was stored. Go back in your browser and send again."
+            ),
+        )
+    try:
+        code = submission.accept(
+            envelope, form_class.KIND, "browser", key, services().dropbox, services().statuses
+        )
+    except OSError:
+        return render_form(template, blank, 503, store_failed=True)
+    return render_template("receipt.html", code=refcode.display(code), form_kind=form_class.KIND)
+
+
 def sealed_form_page(form_class, template: str):
     """Show a form; on a valid POST seal it, store it, and only then show the code."""
+    if request.method == "POST" and "envelope" in request.form:
+        return accept_envelope(form_class, template)
     form = form_class()
     if request.method == "GET":
-        return render_template(template, form=form)
+        return render_form(template, form)
     if not form.validate_on_submit():
         # Everything typed comes back, with the errors; an expired token is a 403 but loses nothing.
-        return render_template(template, form=form), 403 if form.csrf_token.errors else 400
+        return render_form(template, form, 403 if form.csrf_token.errors else 400)
     try:
         code = submission.accept_plaintext(
             form.payload(g.lang), services().public_key, services().dropbox, services().statuses
         )
     except OSError:
         # The disk is full or failing: nothing was accepted, so say so and keep what they typed.
-        return render_template(template, form=form, store_failed=True), 503
+        return render_form(template, form, 503, store_failed=True)
     return render_template("receipt.html", code=refcode.display(code), form_kind=form.KIND)
 
 

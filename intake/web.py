@@ -1,12 +1,15 @@
 """The web application, assembled in one place (create_app calls build_app)."""
 
+import base64
 import contextlib
+import hashlib
 import io
 import logging
 import os
 import secrets
 import sys
 import traceback
+from pathlib import Path
 
 from flask import Flask, Request, g, render_template, request
 from flask_babel import Babel
@@ -48,6 +51,7 @@ class Services:
         self.dropbox = DropBox(cfg.dropbox_dir)
         self.statuses = StatusStore(cfg.status_dir)
         self._public_key = None
+        self.integrity = _integrity(STATIC)
 
     @property
     def public_key(self):
@@ -58,6 +62,18 @@ class Services:
             except keyfiles.KeyFileError:
                 return None
         return self._public_key
+
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _integrity(static: Path) -> dict[str, str]:
+    """Subresource-integrity values of every script, from the bytes served (computed at start-up)."""
+    return {
+        str(path.relative_to(static)): "sha384-"
+        + base64.b64encode(hashlib.sha384(path.read_bytes()).digest()).decode()
+        for path in static.rglob("*.js")
+    }
 
 
 def _secret_key(cfg: config.Config) -> str:
@@ -74,7 +90,7 @@ def _secret_key(cfg: config.Config) -> str:
 def build_app(test_config=None) -> Flask:
     """Assemble the app from INTAKE_* settings (test_config overrides the environment)."""
     cfg = config.from_environ({**os.environ, **(test_config or {})})
-    app = IntakeFlask(__name__, template_folder=str(config.ROOT / "templates"))
+    app = IntakeFlask(__name__, template_folder=str(config.ROOT / "templates"), static_folder=str(STATIC))
     app.config.update(
         SECRET_KEY=_secret_key(cfg),
         WTF_CSRF_TIME_LIMIT=cfg.csrf_hours * 3600,

@@ -2,6 +2,11 @@
 
 import os
 import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -135,3 +140,44 @@ def filled(form: str, marker: str) -> dict:
                          "members_at_risk": "12"}  # fmt: skip
     return {"kind": "complaint", "message": f"{SAMPLES['en']} {marker}", "contact_details": "",
             "contact_language": "fr", "reference_code": ""}  # fmt: skip
+
+
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path, site):
+    """gunicorn as the operator runs it, its logs and temporary files in folders we can scan."""
+    port = free_port()
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
+    env |= {k: v for k, v in site.items() if k != "INTAKE_SECRET_KEY"}  # workers share a made one
+    env |= {
+        "INTAKE_BIND": f"127.0.0.1:{port}",
+        "INTAKE_ACCESS_LOG": str(tmp_path / "access.log"),
+        "INTAKE_ERROR_LOG": str(tmp_path / "error.log"),
+        "TMPDIR": str(tmp),
+    }
+    proc = subprocess.Popen(
+        [GUNICORN, "-c", ROOT / "deploy" / "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + "/", timeout=1).close()  # noqa: S310 (our own http URL)
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("gunicorn did not start")
+    yield {"url": url, "env": env, "tmp": tmp, "logs": [tmp_path / "access.log", tmp_path / "error.log"]}
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -23,7 +23,13 @@ def test_every_page_in_every_language(client, lang, page):
         assert f'href="/{other}/{page}"' in html
     # Nothing outside the site: no absolute URLs in src or href, no inline script or style.
     assert not re.search(r'(src|href|action)="(https?:)?//', html)
-    assert "<script" not in html and "style=" not in html
+    assert "style=" not in html
+    # Scripts only from this site, pinned by integrity, never inline.
+    for script in re.findall(r"<script[^>]*>[^<]*</script>", html):
+        assert re.fullmatch(
+            r'<script src="/static/[\w./-]+\.js" integrity="sha384-[\w+/=]+" defer></script>', script
+        )
+    assert html.count("<script") == len(re.findall(r"<script[^>]*></script>", html))
 
 
 def test_root_offers_the_five_languages(client):

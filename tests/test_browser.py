@@ -1,0 +1,147 @@
+"""Real Chromium against real gunicorn: every form, every language, JavaScript off and on."""
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from intake.offline.decrypt import decrypt_bundle
+
+from .conftest import LANGS, ROOT, filled
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+FORMS = ("individual", "organisation", "feedback")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium, driven by Playwright; the test fails loudly if it is missing."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Chromium is required: apt-get install chromium (make test does it as root)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+def fill(page, answers: dict) -> None:
+    """Answer a form the way a person would: type, tick, choose."""
+    for name, value in answers.items():
+        if isinstance(value, list):
+            for v in value:
+                page.check(f'input[name="{name}"][value="{v}"]')
+            continue
+        control = page.locator(f'[name="{name}"]').first
+        kind = control.evaluate("c => c.type")
+        if kind == "radio":
+            page.check(f'input[name="{name}"][value="{value}"]')
+        elif kind.startswith("select"):
+            control.select_option(value)
+        else:
+            control.fill(value)
+
+
+def export_and_read(tmp_path, env, keyring) -> dict:
+    """Export the drop box with the operator's command and decrypt it offline; code -> request."""
+    bundle = tmp_path / f"export-{secrets.token_hex(4)}.bin"
+    subprocess.run([Path(sys.executable).parent / "intake", "export", "--out", bundle], env=env,
+                   check=True, capture_output=True)  # fmt: skip
+    out = tmp_path / "read"
+    assert decrypt_bundle(bundle, keyring, out).ok
+    requests = (json.loads(p.read_text(encoding="utf-8")) for p in (out / "requests").glob("*/request.json"))
+    return {r["reference"]: r for r in requests}
+
+
+@pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_form_round_trips_from_the_browser(chromium, server, tmp_path, keyring, lang, javascript):
+    context = chromium.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    posted = []
+    page.on("request", lambda r: posted.append(r.post_data or "") if r.method == "POST" else None)
+    sent = {}
+    for form in FORMS:
+        marker = f"BMARK{secrets.token_hex(6)}"
+        answers = filled(form, marker)
+        page.goto(f"{server['url']}/{lang}/{form}")
+        if form == "individual":
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(
+                path=ARTIFACTS / f"{lang}-{form}-{'js' if javascript else 'nojs'}.png", full_page=True
+            )
+        fill(page, answers)
+        with page.expect_navigation():
+            page.locator("form[data-seal] button[type=submit]").click()
+        code = page.locator("p.code bdi").inner_text()
+        assert re.fullmatch(r"[0-9A-Z]{5}(-[0-9A-Z]{5}){3}", code)
+        body = posted[-1]
+        fields = set(urllib.parse.parse_qs(body))
+        if javascript:  # only the envelope and the token left the browser
+            assert fields == {"csrf_token", "envelope"} and marker not in body
+        else:
+            assert "envelope" not in fields and marker in urllib.parse.unquote_plus(body)
+        sent[code] = (form, answers)
+    context.close()
+
+    received = export_and_read(tmp_path, server["env"], keyring)
+    for code, (form, answers) in sent.items():
+        request = received[code]
+        assert request["form"] == form and request["request"]["lang"] == lang
+        assert request["origin"] == ("browser" if javascript else "server")
+        for name, value in answers.items():
+            assert request["request"]["fields"][name] == ("3000" if name == "amount_eur" else value)
+
+
+def test_arabic_renders_right_to_left(chromium, server):
+    page = chromium.new_page()
+    page.goto(f"{server['url']}/ar/individual")
+    assert page.evaluate("getComputedStyle(document.documentElement).direction") == "rtl"
+    label = page.locator('label[for="defender_name"]').bounding_box()
+    field = page.locator("#defender_name").bounding_box()
+    assert label["x"] + label["width"] == pytest.approx(field["x"] + field["width"], abs=2)  # aligned right
+    page.close()
+
+
+def test_javascript_checks_before_sealing_in_the_page_language(chromium, server):
+    page = chromium.new_page()
+    posted = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    page.goto(f"{server['url']}/ru/feedback")
+    page.fill("#message", "x" * 10)
+    page.locator("form[data-seal] button[type=submit]").click()
+    summary = page.locator(".summary[role=alert]")
+    required = json.loads(page.locator("form[data-seal]").get_attribute("data-messages"))["required"]
+    assert summary.is_visible() and required in summary.inner_text()
+    assert required != "Please answer this question."
+    assert posted == [] and page.input_value("#message") == "x" * 10
+    page.close()
+
+
+def test_a_sealing_failure_sends_nothing_and_offers_the_server(chromium, server, tmp_path, keyring):
+    page = chromium.new_page()
+    posted = []
+    page.on("request", lambda r: posted.append(r.post_data or "") if r.method == "POST" else None)
+    page.goto(f"{server['url']}/es/feedback")
+    fill(page, filled("feedback", "FALLBACK"))
+    page.evaluate("document.querySelector('form[data-seal]').dataset.keyId = '00'.repeat(8)")
+    page.locator("form[data-seal] button[type=submit]").click()
+    alert = page.locator(".summary[role=alert]")
+    assert alert.is_visible() and posted == []
+    with page.expect_navigation():
+        alert.locator("button").click()
+    code = page.locator("p.code bdi").inner_text()
+    assert "FALLBACK" in urllib.parse.unquote_plus(posted[-1])
+    assert export_and_read(tmp_path, server["env"], keyring)[code]["origin"] == "server"
+    page.close()

@@ -1,0 +1,155 @@
+"""The browser's sealing code and the server's: one format, checked byte for byte under Node."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from intake import crypto, item, refcode
+from intake.crypto import KIND_BODY, ORIGIN_BROWSER, Frame
+from intake.fields import clean
+
+from .conftest import ROOT, SAMPLES
+
+VENDOR = ROOT / "intake" / "static" / "vendor"
+PINNED = {
+    "tweetnacl-1.0.3/nacl-fast.min.js": "3ec535c004aeeb225785d8e93fb33bf99f52e399bd7dfc01969b5629baea5131",
+    "tweetnacl-sealedbox-js-1.2.0/sealedbox.web.js": "badaf1e4afb6c804cbfb03e415f96f072c4ac2a34673eed855d2b738d1c06cbb",
+}
+NODE = shutil.which("node")
+
+
+def test_vendored_files_are_the_published_bytes():
+    for name, digest in PINNED.items():
+        assert hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() == digest, name
+    for licence in ("tweetnacl-1.0.3/LICENSE", "tweetnacl-sealedbox-js-1.2.0/LICENSE.txt"):
+        assert (VENDOR / licence).stat().st_size > 100
+
+
+def test_no_eval_or_webassembly_in_what_the_page_loads():
+    for path in [*VENDOR.rglob("*.js"), ROOT / "intake" / "static" / "seal.js"]:
+        text = path.read_text(encoding="utf-8")
+        for banned in ("eval(", "new Function", "WebAssembly."):
+            assert banned not in text, (path.name, banned)
+
+
+def run_node(request: dict) -> dict:
+    if NODE is None:
+        pytest.fail("node is required for the browser-format tests (apt-get install nodejs)")
+    result = subprocess.run([NODE, ROOT / "tests" / "js" / "seal_node.js"], input=json.dumps(request),
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    return json.loads(result.stdout)
+
+
+def test_node_seals_what_pynacl_opens_and_frames_match_byte_for_byte(generation):
+    pub = bytes(generation.box.public_key)
+    kid = crypto.key_id(pub)
+    payloads = [
+        {"form": "individual", "lang": lang, "fields": {"threat": text, "measures": ["legal_aid", "other"]}}
+        for lang, text in SAMPLES.items()
+    ]
+    payloads.append({"form": "feedback", "lang": "ar", "fields": {"message": '𝄞\n\t"quote" \\ / é', "x": ""}})
+    biggest = {"form": "feedback", "lang": "ru", "fields": {"message": ""}}
+    biggest["fields"]["message"] = "ж" * (
+        (crypto.MAX_PAYLOAD[KIND_BODY] - len(item.encode_json(biggest))) // 2
+    )
+    payloads.append(biggest)
+    codes = [refcode.make() for _ in range(5)]
+    typed = [c.lower() for c in codes] + ["\u2066" + refcode.display(codes[0]) + "\u2069", codes[1][:-1] + "U",
+             "оl23" + codes[2][4:]]  # fmt: skip
+    texts = ["  a\r\nb\rc\x00d\x1fe\u00a0 ", "e\u0301", "\ufefftab\t", "\u3000x\u2028"]
+    numbers = ["3 000", "٣٠٠٠", "۱۲", "1.000.000", "1000001", "three", "-5", "+7"]
+    out = run_node({"publicKey": pub.hex(), "keyId": kid.hex(), "payloads": payloads, "codes": typed,
+                    "texts": texts, "numbers": numbers, "lookalikes": refcode.LOOKALIKES})  # fmt: skip
+
+    keys = {kid: generation.box}
+    for payload, envelope_hex, frame_hex in zip(payloads, out["envelopes"], out["frames"], strict=True):
+        python_frame = Frame(KIND_BODY, ORIGIN_BROWSER, kid, item.encode_json(payload)).to_bytes()
+        assert bytes.fromhex(frame_hex) == python_frame
+        envelope = bytes.fromhex(envelope_hex)
+        assert len(envelope) == crypto.ENVELOPE_SIZES[KIND_BODY]
+        opened = crypto.open_envelope(envelope, KIND_BODY, keys)
+        assert opened.origin == ORIGIN_BROWSER and json.loads(opened.payload) == payload
+    assert out["badKey"] == "key id does not match the key"
+
+    def python_code(text):
+        try:
+            return refcode.display(refcode.normalise(text))
+        except refcode.InvalidCode:
+            return None
+
+    assert out["codes"] == [python_code(t) for t in typed]
+    assert out["codes"][:6] == [refcode.display(c) for c in codes] + [refcode.display(codes[0])]
+    assert out["texts"] == [clean(t) for t in texts]
+    assert out["numbers"] == ["3000", "3000", "12", "1000000", None, None, None, "7"]
+
+
+def envelope_for(payload, public_key) -> str:
+    """A body sealed as seal.js seals it (origin browser), base64url without padding."""
+    import base64
+
+    envelope = item.seal_body(payload, public_key, ORIGIN_BROWSER)
+    return base64.urlsafe_b64encode(envelope).decode().rstrip("=")
+
+
+def post_envelope(client, lang, form, **data):
+    from .conftest import csrf_token
+
+    page = client.get(f"/{lang}/{form}")
+    fields = {"csrf_token": csrf_token(page.text), **data}
+    return client.post(f"/{lang}/{form}", data={k: v for k, v in fields.items() if v is not None})
+
+
+def dropbox_files(site):
+    folder = os.path.join(site["INTAKE_DATA_DIR"], "dropbox")
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def test_a_browser_envelope_is_stored_like_any_other(
+    client, site, generation, keyring, tmp_path, monkeypatch
+):
+    from intake import cli
+    from intake.offline.decrypt import decrypt_bundle
+
+    payload = {"form": "feedback", "lang": "fr", "fields": {"kind": "feedback", "message": "merci"}}
+    response = post_envelope(
+        client, "fr", "feedback", envelope=envelope_for(payload, generation.box.public_key)
+    )
+    assert response.status_code == 200 and 'class="code"' in response.text
+    plain = post_envelope(client, "fr", "feedback", **payload["fields"],
+                          contact_language="fr")  # fmt: skip
+    assert plain.status_code == 200
+    sizes = {
+        os.path.getsize(os.path.join(site["INTAKE_DATA_DIR"], "dropbox", n)) for n in dropbox_files(site)
+    }
+    assert sizes == {item.ITEM_SIZE}  # the two paths leave the same traces
+    for name, value in site.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["export", "--out", str(tmp_path / "b.bin")]) == 0
+    report = decrypt_bundle(tmp_path / "b.bin", keyring, tmp_path / "out")
+    assert report.ok and report.written == 2
+    origins = sorted(json.loads(p.read_text())["origin"] for p in (tmp_path / "out").rglob("request.json"))
+    assert origins == ["browser", "server"]
+
+
+def test_the_server_refuses_bad_envelopes_and_stores_nothing(client, site, generation):
+    from intake.offline.keyring import Generation
+
+    good = envelope_for({"form": "feedback", "lang": "en", "fields": {}}, generation.box.public_key)
+    stale = envelope_for({"form": "feedback", "lang": "en", "fields": {}}, Generation.new().box.public_key)
+    cases = [
+        ({"envelope": good, "message": "plaintext too"}, 400, "both encrypted and unencrypted"),
+        ({"envelope": good[:-10]}, 400, "damaged on the way"),
+        ({"envelope": "!!!not base64!!!"}, 400, "damaged on the way"),
+        ({"envelope": ""}, 400, "damaged on the way"),
+        ({"envelope": stale}, 400, "key changed after you opened this page"),
+        ({"envelope": good, "csrf_token": None}, 403, "the form had expired"),
+    ]
+    for data, status, message in cases:
+        response = post_envelope(client, "en", "feedback", **data)
+        assert response.status_code == status, message
+        assert message in response.text
+    assert dropbox_files(site) == []
