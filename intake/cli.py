@@ -36,6 +36,31 @@ def cmd_export(cfg: config.Config, args) -> int:
     return EXIT_OK
 
 
+def cmd_import(cfg: config.Config, args) -> int:
+    """Apply the secretariat's return bundle: statuses, then deletion of acknowledged items."""
+    from . import importer
+    from .returns import ReturnError
+    from .status import StatusStore
+
+    try:
+        verify_key = keyfiles.read_signing_key(cfg.keys_dir)
+    except keyfiles.KeyFileError as e:
+        print(f"intake: refused: {e}; nothing was changed", file=sys.stderr)
+        return EXIT_ERROR
+    data = Path(args.bundle).read_bytes()
+    dropbox, statuses = DropBox(cfg.dropbox_dir), StatusStore(cfg.status_dir)
+    try:
+        if importer.finish_pending(verify_key, cfg.data_dir, dropbox, statuses):
+            print("completed an import that had been interrupted")
+        bundle, deleted = importer.import_bundle(data, verify_key, cfg.data_dir, dropbox, statuses)
+    except ReturnError as e:
+        print(f"intake: refused: {e}; nothing was changed", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"applied return bundle {bundle.sequence}: {len(bundle.updates)} status updates, "
+          f"{deleted} acknowledged items deleted ({len(bundle.acks) - deleted} were already gone)")  # fmt: skip
+    return EXIT_OK
+
+
 def cmd_check(cfg: config.Config, args) -> int:
     """Say whether the service can accept requests, and print the key fingerprints to compare."""
     ok = True
@@ -106,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="the bundle file to write")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("import", help="apply a return bundle from the secretariat (statuses, deletions)")
+    p.add_argument("bundle", metavar="RETURN", help="the file written by `intake-offline reply`")
+    p.set_defaults(func=cmd_import)
     p = sub.add_parser("check", help="check the keys and print their fingerprints")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("demo-keys", help="make demo keys if there are none (never in production)")

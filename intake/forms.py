@@ -3,7 +3,7 @@
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import HiddenField, SelectField, StringField
 
 from .fields import CONTACT_LANGUAGES, MaxLength, ReferenceCode, Required, choice, clean, field_rule, text
 
@@ -77,6 +77,29 @@ class FeedbackForm(SealableForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.contact_language.data = self.contact_language.data or str(get_locale())
+
+
+class FollowupForm(SealableForm):
+    """More information for a request, carrying its reference code inside the sealed body."""
+
+    KIND = "followup"
+    SECTIONS = [(None, ["reference_code", "message", "contact_details"])]
+
+    reference_code = HiddenField(validators=[Required(), ReferenceCode()], filters=[clean])
+    message = text(
+        _l("The information the secretariat asked for"),
+        5000,
+        Required(),
+        area=True,
+        help=_l(
+            "Answer the secretariat's message above. Your answer is encrypted and added to your request."
+        ),
+    )
+    contact_details = text(
+        _l("New contact details (optional)"),
+        200,
+        help=_l("Only if the way to reach you safely has changed."),
+    )
 
 
 class EnvelopeForm(FlaskForm):

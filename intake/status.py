@@ -1,5 +1,6 @@
 """Status records: what the defender sees for a reference code, filed under its lookup id."""
 
+import base64
 import json
 import re
 from dataclasses import dataclass
@@ -14,10 +15,11 @@ _NAME = re.compile(r"\A[0-9a-f]{64}\Z")
 
 @dataclass(frozen=True)
 class Status:
-    """A request's status and the day it was set."""
+    """A request's status, the day it was set, and the secretariat's message sealed to the code."""
 
     status: str
     day: str
+    sealed_message: bytes | None = None
 
 
 class StatusStore:
@@ -37,8 +39,10 @@ class StatusStore:
         if status.status not in STATUSES:
             raise ValueError("unknown status")
         self.root.mkdir(parents=True, exist_ok=True)
-        data = json.dumps({"status": status.status, "day": status.day}).encode("ascii")
-        write_atomic(self._path(lookup_id), data)
+        fields = {"status": status.status, "day": status.day}
+        if status.sealed_message is not None:
+            fields["message"] = base64.b64encode(status.sealed_message).decode("ascii")
+        write_atomic(self._path(lookup_id), json.dumps(fields).encode("ascii"))
 
     def get(self, lookup_id: bytes) -> Status | None:
         """Return the status filed under a lookup id, or None if there is none."""
@@ -46,4 +50,5 @@ class StatusStore:
             fields = json.loads(self._path(lookup_id).read_bytes())
         except FileNotFoundError:
             return None
-        return Status(fields["status"], fields["day"])
+        message = fields.get("message")
+        return Status(fields["status"], fields["day"], base64.b64decode(message) if message else None)

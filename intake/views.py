@@ -4,13 +4,13 @@ import base64
 import datetime
 import json
 
-from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import crypto, i18n, refcode, submission
-from .forms import EnvelopeForm, FeedbackForm, StatusForm
+from . import crypto, i18n, refcode, returns, submission
+from .forms import EnvelopeForm, FeedbackForm, FollowupForm, StatusForm
 from .support_forms import IndividualForm, OrganisationForm
 
 bp = Blueprint("site", __name__, url_prefix="/<lang>")
@@ -272,6 +272,38 @@ def feedback():
     return sealed_form_page(FeedbackForm, "feedback.html")
 
 
+@bp.route("/followup", methods=["GET", "POST"])
+def followup():
+    """More information for a request: reached from the status page, which carries the code."""
+    if request.method == "GET":
+        return redirect(url_for("site.status"))
+    return sealed_form_page(FollowupForm, "followup.html")
+
+
+# When a code is mistyped or unknown, the same steps run on these stand-ins, so the time an
+# answer takes does not tell whether a code exists.
+STAND_IN_CODE = "0" * refcode.LENGTH
+STAND_IN_MESSAGE = bytes(returns.SEALED_MESSAGE_SIZE)
+
+
+def lookup(typed: str):
+    """Return (code, status, message) for a typed code, or (None, None, None), doing equal work."""
+    try:
+        code = refcode.normalise(typed)
+    except refcode.InvalidCode:
+        code = None
+    probe = code or STAND_IN_CODE
+    found = services().statuses.get(refcode.lookup_id(probe))
+    sealed = found.sealed_message if found and found.sealed_message else STAND_IN_MESSAGE
+    try:
+        message = returns.open_message(sealed, refcode.reply_key(probe))
+    except returns.ReturnError:
+        message = None
+    if code is None or found is None:
+        return None, None, None
+    return code, found, message
+
+
 @bp.route("/status", methods=["GET", "POST"])
 def status():
     """Look up a status by reference code; unknown and mistyped codes get the same answer."""
@@ -280,15 +312,13 @@ def status():
         return render_template("status.html", form=form)
     if not form.validate_on_submit():
         return render_template("status.html", form=form), 403 if form.csrf_token.errors else 400
-    try:
-        code = refcode.normalise(form.reference_code.data)
-    except refcode.InvalidCode:
-        code = None
-    # The same work for every answer: a mistyped code is looked up like any other.
-    found = services().statuses.get(refcode.lookup_id(code or "0" * refcode.LENGTH))
-    if code is None or found is None:
-        form.reference_code.data = ""
+    code, found, message = lookup(form.reference_code.data)
+    form.reference_code.data = ""  # the code is not shown back under the answer
+    if found is None:
         return render_template("status.html", form=form, not_found=True)
     name, meaning = STATUS_TEXT[found.status]
-    form.reference_code.data = ""  # the code is not shown back under the answer
-    return render_template("status.html", form=form, status=found, name=_(name), meaning=_(meaning))
+    context = {"status": found, "name": _(name), "meaning": _(meaning), "message": message}
+    if found.status == "more_info":
+        more = FollowupForm(formdata=None, reference_code=refcode.display(code))
+        context |= {"followup": more, "seal": seal_context(more)}
+    return render_template("status.html", form=form, **context)

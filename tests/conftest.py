@@ -181,3 +181,16 @@ def server(tmp_path, site):
     yield {"url": url, "env": env, "tmp": tmp, "logs": [tmp_path / "access.log", tmp_path / "error.log"]}
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def snapshot(folder) -> dict:
+    """Every file under a folder with its bytes, to show that something changed nothing."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def statuses_of(site):
+    """The server's status store for the test site."""
+    from intake.status import StatusStore
+
+    return StatusStore(Path(site["INTAKE_DATA_DIR"]) / "status")

@@ -53,15 +53,14 @@ def fill(page, answers: dict) -> None:
             control.fill(value)
 
 
-def export_and_read(tmp_path, env, keyring) -> dict:
-    """Export the drop box with the operator's command and decrypt it offline; code -> request."""
+def export_and_read(tmp_path, env, keyring) -> list[dict]:
+    """Export the drop box with the operator's command and decrypt it offline: every request."""
     bundle = tmp_path / f"export-{secrets.token_hex(4)}.bin"
     subprocess.run([Path(sys.executable).parent / "intake", "export", "--out", bundle], env=env,
                    check=True, capture_output=True)  # fmt: skip
     out = tmp_path / "read"
     assert decrypt_bundle(bundle, keyring, out).ok
-    requests = (json.loads(p.read_text(encoding="utf-8")) for p in (out / "requests").glob("*/request.json"))
-    return {r["reference"]: r for r in requests}
+    return [json.loads(p.read_text(encoding="utf-8")) for p in (out / "requests").glob("*/request.json")]
 
 
 @pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
@@ -95,7 +94,7 @@ def test_every_form_round_trips_from_the_browser(chromium, server, tmp_path, key
         sent[code] = (form, answers)
     context.close()
 
-    received = export_and_read(tmp_path, server["env"], keyring)
+    received = {r["reference"]: r for r in export_and_read(tmp_path, server["env"], keyring)}
     for code, (form, answers) in sent.items():
         request = received[code]
         assert request["form"] == form and request["request"]["lang"] == lang
@@ -143,5 +142,51 @@ def test_a_sealing_failure_sends_nothing_and_offers_the_server(chromium, server,
         alert.locator("button").click()
     code = page.locator("p.code bdi").inner_text()
     assert "FALLBACK" in urllib.parse.unquote_plus(posted[-1])
-    assert export_and_read(tmp_path, server["env"], keyring)[code]["origin"] == "server"
+    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    assert request["origin"] == "server"
     page.close()
+
+
+def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(chromium, server, site, generation, tmp_path,
+                                                                   keyring):  # fmt: skip
+    from intake import importer, refcode, returns
+    from intake.dropbox import DropBox
+
+    from .conftest import statuses_of
+
+    page = chromium.new_page()
+    page.goto(f"{server['url']}/ru/individual")
+    fill(page, filled("individual", "FIRST"))
+    with page.expect_navigation():
+        page.locator("form[data-seal] button[type=submit]").click()
+    code = page.locator("p.code bdi").inner_text()
+    asked = returns.seal_message("Пришлите дату суда.", refcode.reply_key(refcode.normalise(code)).public_key)
+    update = returns.Update(refcode.lookup_id(refcode.normalise(code)), "more_info", "2026-11-21", asked)
+    bundle = returns.encode(returns.ReturnBundle(1, "2026-11-21", (update,), ()), generation.sign)
+    importer.import_bundle(bundle, generation.sign.verify_key, site["INTAKE_DATA_DIR"],
+                           DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox"), statuses_of(site))  # fmt: skip
+
+    posted = []
+    page.on("request", lambda r: posted.append(r.post_data or "") if r.method == "POST" else None)
+    page.goto(f"{server['url']}/ru/status")
+    page.fill("#reference_code", code.replace("-", " ").lower())
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").last.click()
+    assert "Пришлите дату суда." in page.locator(".message").inner_text()
+    page.fill("#message", "Суд назначен на 12 марта. FOLLOWMARK")
+    with page.expect_navigation():
+        page.locator("form[data-kind=followup] button[type=submit]").click()
+    assert set(urllib.parse.parse_qs(posted[-1])) == {"csrf_token", "envelope"}
+    assert "FOLLOWMARK" not in posted[-1] and code not in posted[-1]
+    assert page.locator("p.code").count() == 0
+    page.close()
+
+    received = export_and_read(tmp_path, server["env"], keyring)
+    assert [r["form"] for r in received if r["reference"] == code] in (
+        ["individual", "followup"],
+        ["followup", "individual"],
+    )
+    follow = [r for r in received if r["form"] == "followup"]
+    assert len(follow) == 1 and follow[0]["origin"] == "browser"
+    assert follow[0]["reference"] == code
+    assert follow[0]["request"]["fields"]["message"] == "Суд назначен на 12 марта. FOLLOWMARK"

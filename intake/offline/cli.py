@@ -7,6 +7,9 @@ from pathlib import Path
 
 from .. import crypto, keyfiles
 from ..bundle import BundleError
+from ..status import STATUSES
+from . import reply
+from .decisions import DecisionError
 from .decrypt import decrypt_bundle
 from .keyring import Generation, Keyring, KeyringError, load, save
 
@@ -126,11 +129,24 @@ def cmd_decrypt(args) -> int:
     return EXIT_OK if report.ok else EXIT_ITEMS_FAILED
 
 
+def cmd_reply(args) -> int:
+    """Write the signed return bundle: statuses and messages from decisions.csv, acknowledgements."""
+    keyring = load(args.keyring, read_passphrase(args, confirm=False))
+    if Path(args.out).exists():
+        raise UsageError(f"{args.out} already exists; choose a new name for each return bundle")
+    bundle = reply.write(Path(args.requests), keyring, Path(args.keyring), Path(args.out))
+    messages = sum(u.sealed_message is not None for u in bundle.updates)
+    print(f"wrote {args.out}: return bundle {bundle.sequence}, {len(bundle.updates)} status updates "
+          f"({messages} with a message), {len(bundle.acks)} items acknowledged")  # fmt: skip
+    print("Carry it to the operator, who runs: intake import " + Path(args.out).name)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line, every subcommand documented for --help."""
     parser = argparse.ArgumentParser(
         prog="intake-offline",
-        description="The secretariat's offline tool: keys, decryption of export bundles.",
+        description="The secretariat's offline tool: keys, decryption of export bundles, replies.",
         epilog="Exit status: 0 all went well, 1 some items failed, 2 the command could not run.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -148,6 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keyring", required=True, metavar="FILE", help="the secretariat keyring")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for requests/, index.html, index.csv")
     p.set_defaults(func=cmd_decrypt)
+
+    p = with_passphrase(
+        sub.add_parser(
+            "reply",
+            help="sign a return bundle from DIR/decisions.csv (statuses, messages) and acknowledge DIR's items",
+            description="Statuses: " + ", ".join(STATUSES) + ". A row without a status changes nothing. "
+            "Every request decrypted into DIR is acknowledged, so the server deletes its copy.",
+        )
+    )
+    p.add_argument("requests", metavar="DIR", help="the folder decrypt wrote (with decisions.csv)")
+    p.add_argument("--keyring", required=True, metavar="FILE", help="the secretariat keyring")
+    p.add_argument("--out", required=True, metavar="RETURN", help="the return bundle to write")
+    p.set_defaults(func=cmd_reply)
 
     keys = sub.add_parser("keys", help="rotate and list key generations").add_subparsers(
         dest="keys_command", required=True, metavar="ACTION"
@@ -167,7 +196,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, KeyringError, BundleError, FileExistsError) as e:
+    except (UsageError, KeyringError, BundleError, DecisionError, FileExistsError) as e:
         print(f"intake-offline: {e}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as e:

@@ -9,15 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import bundle, item
+from .. import bundle, item, refcode
 from ..crypto import FormatError
 from ..fsutil import write_atomic
 from ..refcode import display
-from . import render
+from . import decisions, render
 from .keyring import Keyring
 
 REQUESTS = "requests"
-_FOLDER = re.compile(r"\A[0-9a-f]{32}\Z")  # the only names decrypt ever creates
+FOLDER = re.compile(r"\A[0-9a-f]{32}\Z")  # the only names decrypt ever creates
 
 
 @dataclass
@@ -35,10 +35,20 @@ class Report:
 
 
 def as_request(entry: bundle.Entry, opened: item.Opened) -> dict:
-    """The machine-readable request.json of one item; "request" is the payload as sent."""
+    """The machine-readable request.json of one item; "request" is the payload as sent.
+
+    A follow-up is filed under the code the defender typed into it (its Record's code is a
+    fresh one nobody was shown), so it sits beside the request it adds to.
+    """
+    reference = opened.record.reference
+    if opened.record.form == "followup":
+        try:
+            reference = refcode.normalise(opened.payload["fields"].get("reference_code", ""))
+        except refcode.InvalidCode:
+            raise FormatError("follow-up carries no valid reference code") from None
     return {
         "item": entry.id.hex(),
-        "reference": display(opened.record.reference),
+        "reference": display(reference),
         "received": opened.record.day,
         "form": opened.record.form,
         "origin": opened.record.origin,
@@ -92,7 +102,7 @@ def load_requests(out: Path, skip: set[str] = frozenset()) -> list[dict]:
     requests = []
     directory = out / REQUESTS
     for folder in sorted(directory.iterdir()) if directory.is_dir() else []:
-        if folder.name not in skip and _FOLDER.match(folder.name) and (folder / "request.json").is_file():
+        if folder.name not in skip and FOLDER.match(folder.name) and (folder / "request.json").is_file():
             requests.append(json.loads((folder / "request.json").read_bytes()))
     return requests
 
@@ -152,5 +162,6 @@ def decrypt_bundle(
     requests = list(this_run.values()) + load_requests(out, skip=set(this_run))
     write_atomic(out / "index.html", render.index_html(requests).encode("utf-8"), durable=False)
     write_atomic(out / "index.csv", render.index_csv(requests).encode("utf-8"), durable=False)
+    decisions.prefill(out, requests)
     os.sync()  # one sync for the whole run instead of one per file
     return report

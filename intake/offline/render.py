@@ -118,8 +118,8 @@ def index_html(requests: list[dict]) -> str:
     return "".join(parts)
 
 
-def _cell(value: str) -> str:
-    # A cell starting with one of these is run as a formula by spreadsheet programs.
+def defuse(value: str) -> str:
+    """Keep a spreadsheet from running a cell as a formula."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
@@ -129,5 +129,5 @@ def index_csv(requests: list[dict]) -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for request in sorted(requests, key=sort_key):
-        writer.writerow({k: _cell(v) for k, v in summary_row(request).items()})
+        writer.writerow({k: defuse(v) for k, v in summary_row(request).items()})
     return out.getvalue()

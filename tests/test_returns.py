@@ -1,0 +1,301 @@
+"""The status round trip: signed return bundles from the air gap, applied whole or not at all."""
+
+import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from intake import importer, refcode, returns
+from intake.dropbox import DropBox
+from intake.offline.keyring import Generation, save
+from intake.status import STATUSES, Status
+
+from .conftest import LANGS, csrf_token, filled, snapshot, statuses_of
+
+BIN = Path(sys.executable).parent
+PASSPHRASE = "the secretariat's passphrase"
+
+
+def tool(name, *args, env=None):
+    return subprocess.run([BIN / name, *map(str, args)], capture_output=True, text=True, env=env,
+                          stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+@pytest.fixture
+def secretariat(tmp_path, keyring):
+    """The air-gapped side: the keyring on disk and its passphrase file."""
+    path = tmp_path / "air-gap" / "secretariat.keyring"
+    path.parent.mkdir()
+    save(path, keyring, PASSPHRASE)
+    passfile = tmp_path / "air-gap" / "pass.txt"
+    passfile.write_text(PASSPHRASE)
+    return {"keyring": path, "pass": passfile}
+
+
+@pytest.fixture
+def server_env(site):
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}, **site}
+
+
+def submit(client, lang, form, marker="m"):
+    page = client.get(f"/{lang}/{form}")
+    response = client.post(
+        f"/{lang}/{form}", data={**filled(form, marker), "csrf_token": csrf_token(page.text)}
+    )
+    assert response.status_code == 200, response.text[:500]
+    return re.search(r'<bdi dir="ltr">([0-9A-Z-]{23})</bdi>', response.text).group(1)
+
+
+def lookup(client, lang, code):
+    page = client.get(f"/{lang}/status")
+    return client.post(f"/{lang}/status", data={"reference_code": code, "csrf_token": csrf_token(page.text)})
+
+
+def export_decrypt(tmp_path, server_env, secretariat, name):
+    bundle = tmp_path / f"{name}.bin"
+    assert tool("intake", "export", "--out", bundle, env=server_env).returncode == 0
+    result = tool("intake-offline", "decrypt", bundle, "--keyring", secretariat["keyring"],
+                  "--passphrase-file", secretariat["pass"], "--out", tmp_path / "read")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return tmp_path / "read"
+
+
+def decide(read_dir, choices: dict) -> None:
+    """Fill in decisions.csv as the secretariat would in a spreadsheet: reference -> (status, message)."""
+    path = read_dir / "decisions.csv"
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        if row["reference"] in choices:
+            row["status"], row["message"] = choices[row["reference"]]
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=rows[0].keys())
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+MESSAGES = {
+    "en": "We need the date of the court hearing.",
+    "es": "Necesitamos la fecha de la audiencia. ¿Puede enviarla?",
+    "fr": "Votre demande a été transmise à un partenaire : il vous contactera.",
+    "ar": "تمت الموافقة على طلبك. سنتواصل معك قريبًا.",
+    "ru": "К сожалению, мы не можем поддержать этот запрос.",
+}
+DECISIONS = {"en": "more_info", "es": "in_review", "fr": "referred", "ar": "accepted", "ru": "declined"}
+
+
+def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, secretariat):
+    forms = dict(
+        zip(LANGS, ["individual", "organisation", "feedback", "individual", "organisation"], strict=True)
+    )
+    codes = {lang: submit(client, lang, form) for lang, form in forms.items()}
+    read = export_decrypt(tmp_path, server_env, secretariat, "export-1")
+    with open(read / "decisions.csv", encoding="utf-8") as f:
+        listed = {row["reference"] for row in csv.DictReader(f)}
+    assert listed == set(codes.values())
+    later = [submit(client, "en", "feedback") for _ in range(2)]  # not in the first export
+
+    decide(read, {codes[lang]: (DECISIONS[lang], MESSAGES[lang]) for lang in LANGS})
+    result = tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"],
+                  "--passphrase-file", secretariat["pass"], "--out", tmp_path / "return-1.bin")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "5 status updates (5 with a message), 5 items acknowledged" in result.stdout
+    result = tool("intake", "import", tmp_path / "return-1.bin", env=server_env)
+    assert result.returncode == 0, result.stderr
+    assert "5 status updates, 5 acknowledged items deleted" in result.stdout
+
+    from intake.views import STATUS_TEXT
+
+    for lang in LANGS:
+        page = lookup(client, lang, codes[lang].lower()).text
+        with app.test_request_context(f"/{lang}/"):
+            from flask import g
+            from flask_babel import gettext, refresh
+
+            g.lang = lang
+            refresh()
+            name = gettext(str(STATUS_TEXT[DECISIONS[lang]][0]._args[0]))
+        assert f"<h2>{name}</h2>" in page
+        assert MESSAGES[lang].replace("'", "&#39;") in page
+        assert 'class="message" dir="auto"' in page
+        # The code appears only inside the follow-up form, which must carry it back.
+        assert codes[lang] not in page.replace(f'type="hidden" value="{codes[lang]}"', "")
+        assert ('data-kind="followup"' in page) == (DECISIONS[lang] == "more_info")
+
+    # Acknowledged items are gone; the two that came later stay and export again.
+    remaining = DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox").item_ids()
+    assert len(remaining) == 2
+    read2 = tmp_path / "second"
+    bundle = tmp_path / "export-2.bin"
+    assert tool("intake", "export", "--out", bundle, env=server_env).returncode == 0
+    assert tool("intake-offline", "decrypt", bundle, "--keyring", secretariat["keyring"], "--passphrase-file",
+                secretariat["pass"], "--out", read2).returncode == 0  # fmt: skip
+    with open(read2 / "decisions.csv", encoding="utf-8") as f:
+        assert {row["reference"] for row in csv.DictReader(f)} == set(later)
+
+
+def test_follow_up_round_trip(tmp_path, client, site, server_env, secretariat):
+    code = submit(client, "ar", "individual")
+    read = export_decrypt(tmp_path, server_env, secretariat, "e1")
+    decide(read, {code: ("more_info", MESSAGES["ar"])})
+    assert tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"], "--passphrase-file",
+                secretariat["pass"], "--out", tmp_path / "r1.bin").returncode == 0  # fmt: skip
+    assert tool("intake", "import", tmp_path / "r1.bin", env=server_env).returncode == 0
+
+    page = lookup(client, "ar", code).text
+    assert f'name="reference_code" type="hidden" value="{code}"' in page
+    token = csrf_token(page)
+    response = client.post("/ar/followup", data={"csrf_token": token, "reference_code": code, "message": ""})
+    assert response.status_code == 400 and f'value="{code}"' in response.text  # kept for the retry
+    response = client.post("/ar/followup", data={"csrf_token": token, "reference_code": code,
+                                                 "message": "تاريخ الجلسة هو ١٢ مارس", "contact_details": ""})  # fmt: skip
+    assert response.status_code == 200 and 'class="code"' not in response.text
+
+    assert tool("intake", "export", "--out", tmp_path / "e2.bin", env=server_env).returncode == 0
+    assert tool("intake-offline", "decrypt", tmp_path / "e2.bin", "--keyring", secretariat["keyring"],
+                "--passphrase-file", secretariat["pass"], "--out", read).returncode == 0  # fmt: skip
+    import json
+
+    requests = [json.loads(p.read_text(encoding="utf-8")) for p in (read / "requests").glob("*/request.json")]
+    follow = [r for r in requests if r["form"] == "followup"]
+    assert len(follow) == 1 and follow[0]["reference"] == code
+    assert follow[0]["request"]["fields"]["message"] == "تاريخ الجلسة هو ١٢ مارس"
+    with open(read / "decisions.csv", encoding="utf-8") as f:
+        rows = [row for row in csv.DictReader(f) if row["reference"] == code]
+    assert [row["form"] for row in rows] == ["individual", "followup"]
+
+
+def signed(generation, sequence=10, updates=(), acks=()):
+    return returns.encode(returns.ReturnBundle(sequence, "2026-11-21", tuple(updates), tuple(acks)),
+                          generation.sign)  # fmt: skip
+
+
+def hostile_bundles(generation):
+    code = refcode.make()
+    update = returns.Update(refcode.lookup_id(code), "accepted", "2026-11-21",
+                            returns.seal_message("x", refcode.reply_key(code).public_key))  # fmt: skip
+    good = signed(generation, 10, [update], [os.urandom(16)])
+    flipped = bytearray(good)
+    flipped[40] ^= 1
+    yield "tampered", bytes(flipped), "signature does not verify"
+    yield "truncated", good[:-100], "signature does not verify"
+    yield "empty", b"", "too short"
+    yield "unsigned", good[:-64] + bytes(64), "signature does not verify"
+    yield "another key", signed(Generation.new(), 10, [update]), "signature does not verify"
+    yield "replayed", signed(generation, 5, [update]), "not newer than the last one applied (7)"
+    yield "same sequence", signed(generation, 7, [update]), "not newer than the last one applied (7)"
+
+
+def test_forged_tampered_truncated_and_replayed_bundles_change_nothing(
+    tmp_path, client, site, generation, server_env
+):
+    code = submit(client, "fr", "feedback")
+    first = signed(
+        generation, 7, [returns.Update(refcode.lookup_id(refcode.normalise(code)), "in_review", "2026-11-21")]
+    )
+    (tmp_path / "first.bin").write_bytes(first)
+    assert tool("intake", "import", tmp_path / "first.bin", env=server_env).returncode == 0
+    before = snapshot(site["INTAKE_DATA_DIR"])
+    for name, data, message in hostile_bundles(generation):
+        path = tmp_path / f"{name}.bin"
+        path.write_bytes(data)
+        result = tool("intake", "import", path, env=server_env)
+        assert result.returncode == 2, name
+        assert message in result.stderr and "nothing was changed" in result.stderr, (name, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert snapshot(site["INTAKE_DATA_DIR"]) == before, name
+
+
+def test_an_interrupted_import_is_completed_by_the_next(tmp_path, client, site, generation):
+    codes = [refcode.normalise(submit(client, "en", "feedback")) for _ in range(3)]
+    dropbox = DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox")
+    statuses = statuses_of(site)
+    items = dropbox.item_ids()
+    updates = [returns.Update(refcode.lookup_id(c), "closed", "2026-11-22") for c in codes]
+    data = signed(generation, 20, updates, items)
+    # A crash after the journal was written and one status was applied:
+    (Path(site["INTAKE_DATA_DIR"]) / importer.JOURNAL).write_bytes(data)
+    statuses.put(updates[0].lookup_id, Status("closed", "2026-11-22"))
+    later = signed(generation, 21, [returns.Update(refcode.lookup_id(codes[0]), "accepted", "2026-11-23")])
+    importer.import_bundle(later, generation.sign.verify_key, site["INTAKE_DATA_DIR"], dropbox, statuses)
+    assert [statuses.get(refcode.lookup_id(c)).status for c in codes] == ["accepted", "closed", "closed"]
+    assert dropbox.item_ids() == []
+    assert importer.last_sequence(site["INTAKE_DATA_DIR"]) == 21
+    assert not (Path(site["INTAKE_DATA_DIR"]) / importer.JOURNAL).exists()
+
+
+def test_reply_refuses_bad_decisions_naming_the_row(tmp_path, client, server_env, secretariat):
+    code = submit(client, "en", "individual")
+    read = export_decrypt(tmp_path, server_env, secretariat, "e")
+    cases = [
+        ((code, "approved", ""), "row 2: unknown status 'approved'"),
+        ((code, "", "a message"), "row 2: a message needs a status too"),
+        ((code, "accepted", "x" * 3000), "row 2: the message is longer than 2046 bytes"),
+        (("ABCDE-FGHJK-MNPQR-STVWX", "accepted", ""), "row 2: the reference code is not valid"),
+    ]
+    for (reference, status, message), expected in cases:
+        with open(read / "decisions.csv", encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        rows[0].update(reference=reference, status=status, message=message)
+        with open(read / "decisions.csv", "w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=rows[0].keys())
+            writer.writeheader()
+            writer.writerows(rows)
+        result = tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"],
+                      "--passphrase-file", secretariat["pass"], "--out", tmp_path / "r.bin")  # fmt: skip
+        assert result.returncode == 2 and expected in result.stderr, result.stderr
+        assert not (tmp_path / "r.bin").exists()
+
+
+def test_messages_are_padded_sealed_to_the_code_and_open_only_with_it():
+    code, other = refcode.make(), refcode.make()
+    short = returns.seal_message("ok", refcode.reply_key(code).public_key)
+    long = returns.seal_message("ж" * 1000, refcode.reply_key(code).public_key)
+    assert len(short) == len(long) == returns.SEALED_MESSAGE_SIZE
+    assert returns.open_message(long, refcode.reply_key(code)) == "ж" * 1000
+    with pytest.raises(returns.ReturnError):
+        returns.open_message(short, refcode.reply_key(other))
+    assert set(STATUSES) == {
+        "received",
+        "in_review",
+        "more_info",
+        "referred",
+        "accepted",
+        "declined",
+        "closed",
+    }
+
+
+def test_unknown_and_mistyped_codes_do_the_same_work(app, client, monkeypatch):
+    import intake.views
+
+    calls = []
+    real = refcode.reply_key
+    monkeypatch.setattr(intake.views.refcode, "reply_key", lambda c: calls.append(c) or real(c))
+    known = submit(client, "en", "feedback")
+    for typed in (known, refcode.display(refcode.make()), "not a code", known[:-1] + "0"):
+        before = len(calls)
+        with app.test_request_context("/en/status"):
+            intake.views.lookup(typed)
+        assert len(calls) == before + 1  # a reply key is derived and a message opening tried every time
+
+
+_FUZZ_KEY = Generation.new().sign
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=3000), st.binary(max_size=3000).map(lambda b: returns.MAGIC + bytes([1, 0, 0, 0]) + b)),
+       st.booleans())  # fmt: skip
+def test_fuzz_return_parser_only_refuses_cleanly(body, sign):
+    data = body + _FUZZ_KEY.sign(returns.SIGN_DOMAIN + body).signature if sign else body
+    try:
+        bundle = returns.decode(data, _FUZZ_KEY.verify_key)
+    except returns.ReturnError:
+        return
+    assert returns.encode(bundle, _FUZZ_KEY) == data  # anything accepted is exactly what it says
