@@ -9,3 +9,13 @@ app = Flask(__name__)
 def individual(lang):
     """Read the form, as the real handler must, and answer."""
     return f"<p>{len(request.form)} fields</p>"
+
+
+@app.post("/<lang>/organisation")
+def organisation(lang):
+    """Read every uploaded file to its end and throw it away (Werkzeug spools it to a temp file)."""
+    total = 0
+    for upload in request.files.getlist("attachments"):
+        while piece := upload.stream.read(2**16):
+            total += len(piece)
+    return f"<p>{len(request.form)} fields, {total} bytes</p>"

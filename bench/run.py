@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import decrypt, submit
+from bench import decrypt, submit, upload
 
 
 def main() -> None:
@@ -18,7 +18,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the script runs")
     args = parser.parse_args()
-    rows = submit.run(3 if args.quick else 15) + decrypt.run(200 if args.quick else 10_000)
+    rows = submit.run(3 if args.quick else 15) + upload.run(1 if args.quick else 3)
+    rows += decrypt.run(200 if args.quick else 10_000)
     print(f"Python {platform.python_version()}, {platform.machine()}, {sys.platform}\n")
     print("| measure | result | ratio to baseline |")
     print("|---|---|---|")

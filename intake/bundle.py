@@ -1,9 +1,12 @@
 """The export bundle: drop-box items in one length-prefixed, checksummed file for the air gap."""
 
+import contextlib
 import hashlib
+import io
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from .item import ITEM_SIZE
@@ -15,7 +18,8 @@ CHECKSUM_SIZE = 32
 CHECKSUM_DOMAIN = b"intake.bundle.v1\0"
 
 TYPE_ITEM = 1
-MAX_LENGTH = {TYPE_ITEM: ITEM_SIZE}  # an entry longer than its type allows is refused unread
+TYPE_ATTACHMENT = 2  # a sealed attachment stream; its id is its item's, and it follows that item
+MAX_LENGTH = {TYPE_ITEM: ITEM_SIZE, TYPE_ATTACHMENT: 256 * 2**20}  # longer: refused unread
 
 _HEADER = struct.Struct(">8sB3sI")  # magic, version, reserved (zero), entry count
 _ENTRY = struct.Struct(">B16sI")  # type, id, length
@@ -45,6 +49,7 @@ class BadEntry:
     """An entry whose framing was intact but whose checksum did not match."""
 
     index: int
+    type: int
     id: bytes
     reason: str
 
@@ -58,18 +63,29 @@ def _checksum(head: bytes, data: bytes) -> bytes:
     return h.digest()
 
 
-def write(stream: BinaryIO, entries: Iterable[tuple[int, bytes, bytes]]) -> int:
-    """Write entries of (type, id, data) to a seekable `stream`; return how many were written."""
+def write(stream: BinaryIO, entries: Iterable[tuple[int, bytes, bytes | Path]]) -> int:
+    """Write entries of (type, id, data or a file to stream) to a seekable `stream`; return how many."""
     start = stream.tell()
     stream.write(_HEADER.pack(MAGIC, VERSION, bytes(3), 0))
     count = 0
     for type_, id_, data in entries:
-        if len(id_) != ID_SIZE or len(data) > MAX_LENGTH[type_]:
+        length = data.stat().st_size if isinstance(data, Path) else len(data)
+        if len(id_) != ID_SIZE or length > MAX_LENGTH[type_]:
             raise ValueError("entry id or length out of range")
-        head = _ENTRY.pack(type_, id_, len(data))
+        head = _ENTRY.pack(type_, id_, length)
+        checksum = hashlib.sha256(CHECKSUM_DOMAIN + head)
         stream.write(head)
-        stream.write(data)
-        stream.write(_checksum(head, data))
+        with (
+            open(data, "rb") if isinstance(data, Path) else contextlib.nullcontext(io.BytesIO(data)) as source
+        ):
+            copied = 0
+            while piece := source.read(2**20):  # a 50 MB attachment is never all in memory
+                checksum.update(piece)
+                stream.write(piece)
+                copied += len(piece)
+        if copied != length:
+            raise ValueError("a file changed size while it was exported")
+        stream.write(checksum.digest())
         count += 1
     end = stream.tell()
     stream.seek(start)  # the count is known only now: items may vanish while exporting
@@ -102,7 +118,7 @@ def read(stream: BinaryIO) -> Iterator[Entry | BadEntry]:
             raise BundleError(f"{where} claims {length} bytes; later items cannot be located")
         data = _read_exactly(stream, length, where)
         if _read_exactly(stream, CHECKSUM_SIZE, where) != _checksum(head, data):
-            yield BadEntry(index, id_, "checksum does not match: the bundle was damaged in transit")
+            yield BadEntry(index, type_, id_, "checksum does not match: the bundle was damaged in transit")
         else:
             yield Entry(index, type_, id_, data)
     if stream.read(1):

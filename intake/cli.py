@@ -13,6 +13,14 @@ from .fsutil import fsync_dir
 EXIT_OK, EXIT_ERROR = 0, 2
 
 
+def _entries(dropbox: DropBox):
+    """Each item, then its attachment streams (same id), in order."""
+    for item_id, data, attachments in dropbox.items():
+        yield bundle.TYPE_ITEM, item_id, data
+        for path in attachments:
+            yield bundle.TYPE_ATTACHMENT, item_id, path
+
+
 def cmd_export(cfg: config.Config, args) -> int:
     """Write every item still in the drop box into one bundle; delete nothing."""
     out = Path(args.out).resolve()
@@ -23,7 +31,7 @@ def cmd_export(cfg: config.Config, args) -> int:
     tmp = out.with_name(f".{out.name}.tmp-{secrets.token_hex(4)}")
     try:
         with open(tmp, "xb") as f:
-            count = bundle.write(f, ((bundle.TYPE_ITEM, i, d) for i, d in dropbox.items()))
+            count = bundle.write(f, _entries(dropbox))
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
@@ -31,7 +39,7 @@ def cmd_export(cfg: config.Config, args) -> int:
         fsync_dir(out.parent)
     finally:
         tmp.unlink(missing_ok=True)
-    print(f"exported {count} requests to {out}")
+    print(f"exported {count} entries (requests and their attachments) to {out}")
     print("Nothing was deleted: items leave the server only when the secretariat's return bundle says so.")
     return EXIT_OK
 

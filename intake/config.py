@@ -23,11 +23,18 @@ class Config:
     emergency_contact: str | None
     csrf_hours: int
     max_body_bytes: int
+    max_attachments: int
+    max_attachment_bytes: int
 
     @property
     def dropbox_dir(self) -> Path:
         """Where sealed items wait for export."""
         return self.data_dir / "dropbox"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Where sealed attachment streams wait while their request is still arriving."""
+        return self.data_dir / "staging"
 
     @property
     def status_dir(self) -> Path:
@@ -64,4 +71,6 @@ def from_environ(environ) -> Config:
         emergency_contact=environ.get("INTAKE_EMERGENCY_CONTACT", "").strip() or None,
         csrf_hours=_int(environ, "INTAKE_CSRF_HOURS", 12, 1, 72),
         max_body_bytes=_int(environ, "INTAKE_MAX_BODY_BYTES", 512 * 1024, 128 * 1024, 64 * 2**20),
+        max_attachments=_int(environ, "INTAKE_MAX_ATTACHMENTS", 5, 0, 20),
+        max_attachment_bytes=_int(environ, "INTAKE_MAX_ATTACHMENT_MB", 50, 1, 200) * 1_000_000,
     )

@@ -9,7 +9,8 @@ from pathlib import Path
 from .fsutil import fsync_dir, write_atomic
 from .item import ITEM_SIZE
 
-_NAME = re.compile(r"\A[0-9a-f]{32}\.item\Z")  # the only names the drop box creates or reads
+_NAME = re.compile(r"\A[0-9a-f]{32}\.item\Z")  # the only names the drop box creates or reads,
+_ATTACHMENT = re.compile(r"\A[0-9a-f]{32}-[0-9]{1,2}\.att\Z")  # with its attachments: <id>-<k>.att
 
 
 class DropBox:
@@ -24,12 +25,24 @@ class DropBox:
             raise ValueError("not a drop-box item id")
         return path
 
-    def save_item(self, data: bytes) -> bytes:
-        """Write a sealed item durably (tmp, fsync, rename, fsync dir); return its random id."""
+    def attachment_paths(self, item_id: bytes) -> list[Path]:
+        """The item's sealed attachment streams, in order."""
+        prefix = f"{item_id.hex()}-"
+        names = [n for n in os.listdir(self.root) if n.startswith(prefix) and _ATTACHMENT.match(n)]
+        return [self.root / n for n in sorted(names, key=lambda n: int(n[33:-4]))]
+
+    def save_item(self, data: bytes, staged: list[Path] = ()) -> bytes:
+        """Store an item durably, its staged attachments first; return its random id.
+
+        The item is written last (tmp, fsync, link, fsync dir): an item never exists without
+        its attachments, and attachments without an item are never exported.
+        """
         if len(data) != ITEM_SIZE:
             raise ValueError("a drop-box item has a fixed size")
         self.root.mkdir(parents=True, exist_ok=True)
         item_id = secrets.token_bytes(16)
+        for number, path in enumerate(staged, start=1):
+            os.replace(path, self.root / f"{item_id.hex()}-{number}.att")
         write_atomic(self._path(item_id), data, mode=0o600, replace=False)
         return item_id
 
@@ -43,20 +56,26 @@ class DropBox:
         """Read one item."""
         return self._path(item_id).read_bytes()
 
-    def items(self) -> Iterator[tuple[bytes, bytes]]:
-        """Yield (id, data) for every item that is still there when its turn comes."""
+    def items(self) -> Iterator[tuple[bytes, bytes, list[Path]]]:
+        """Yield (id, data, attachment paths) for every item still there when its turn comes."""
         for item_id in self.item_ids():
             try:
-                yield item_id, self.read_item(item_id)
+                yield item_id, self.read_item(item_id), self.attachment_paths(item_id)
             except FileNotFoundError:
                 continue
 
     def delete_item(self, item_id: bytes) -> None:
-        """Overwrite an item with zeros, then unlink it (after the secretariat acknowledged it)."""
-        path = self._path(item_id)
-        with open(path, "r+b") as f:
-            f.write(bytes(ITEM_SIZE))
-            f.flush()
-            os.fsync(f.fileno())
-        path.unlink()
+        """Overwrite an item and its attachments with zeros, then unlink them (once acknowledged)."""
+        for path in [self._path(item_id), *self.attachment_paths(item_id)]:
+            _overwrite(path)
+            path.unlink()
         fsync_dir(self.root)
+
+
+def _overwrite(path: Path) -> None:
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        for start in range(0, size, 2**20):
+            f.write(bytes(min(2**20, size - start)))
+        f.flush()
+        os.fsync(f.fileno())

@@ -83,6 +83,7 @@ class FollowupForm(SealableForm):
     """More information for a request, carrying its reference code inside the sealed body."""
 
     KIND = "followup"
+    ATTACHMENTS = True
     SECTIONS = [(None, ["reference_code", "message", "contact_details"])]
 
     reference_code = HiddenField(validators=[Required(), ReferenceCode()], filters=[clean])

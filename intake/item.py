@@ -129,10 +129,30 @@ def _text(value) -> bool:
     return True
 
 
+_HEX_KEY = re.compile(r"\A[0-9a-f]{64}\Z")
+
+
+def check_attachments(entries) -> None:
+    """Check the "attachments" list: name, declared type, true size and file key of each stream."""
+    if not isinstance(entries, list) or len(entries) > 20:
+        raise FormatError("body's attachments are not a list of at most 20")
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) != {"name", "type", "size", "key"}:
+            raise FormatError("an attachment entry has unexpected fields")
+        if not (_text(entry["name"]) and _text(entry["type"]) and len(entry["name"]) <= 255):
+            raise FormatError("an attachment's name or type is not text")
+        size = entry["size"]
+        if type(size) is not int or not 0 <= size <= 2**40:
+            raise FormatError("an attachment's size is not a whole number in range")
+        if not isinstance(entry["key"], str) or not _HEX_KEY.match(entry["key"]):
+            raise FormatError("an attachment's key is not 64 hex digits")
+
+
 def check_payload(payload: dict) -> dict:
     """Check a body payload's shape (docs/formats.md, "Body payload"); return it unchanged."""
-    if not set(payload) <= {"form", "lang", "fields"}:
+    if not set(payload) <= {"form", "lang", "fields", "attachments"}:
         raise FormatError("body has unexpected keys")
+    check_attachments(payload.get("attachments", []))
     if payload.get("form") not in FORMS:
         raise FormatError("body names an unknown form")
     if payload.get("lang") not in LANGUAGES:

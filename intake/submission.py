@@ -21,8 +21,9 @@ def accept(
     public_key: PublicKey,
     dropbox: DropBox,
     statuses: StatusStore,
+    staged: list = (),
 ) -> str:
-    """Store a sealed body with its Record; return the new reference code once both are on disk."""
+    """Store a sealed body with its Record and staged attachments; return the code once on disk."""
     code = refcode.make()
     day = today()
     data = item.seal_item(body_envelope, item.Record(code, day, form, origin), public_key)
@@ -30,11 +31,15 @@ def accept(
     # the orphan status belongs to a code nobody has. The other order could leave a request
     # stored behind an error page, inviting a duplicate.
     statuses.put(refcode.lookup_id(code), Status("received", day))
-    dropbox.save_item(data)
+    dropbox.save_item(data, [s.path for s in staged])
     return code
 
 
-def accept_plaintext(payload: dict, public_key: PublicKey, dropbox: DropBox, statuses: StatusStore) -> str:
-    """Seal a payload in memory (no JavaScript ran) and accept it."""
+def accept_plaintext(
+    payload: dict, public_key: PublicKey, dropbox: DropBox, statuses: StatusStore, staged: list = ()
+) -> str:
+    """Seal a payload in memory (no JavaScript ran), with its attachments' keys, and accept it."""
+    if staged:
+        payload = {**payload, "attachments": [s.metadata() for s in staged]}
     envelope = item.seal_body(payload, public_key)
-    return accept(envelope, payload["form"], "server", public_key, dropbox, statuses)
+    return accept(envelope, payload["form"], "server", public_key, dropbox, statuses, staged)

@@ -28,6 +28,8 @@ NOT_INSTANT = _l("If you are in immediate danger, do not wait for an answer here
 class RequestForm(SealableForm):
     """The questions both support requests ask, in the same words."""
 
+    ATTACHMENTS = True
+
     contact_method = choice(
         _l("How should we contact you?"),
         CONTACT_METHODS,

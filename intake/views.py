@@ -9,7 +9,7 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import crypto, i18n, refcode, returns, submission
+from . import crypto, i18n, refcode, returns, submission, uploads
 from .forms import EnvelopeForm, FeedbackForm, FollowupForm, StatusForm
 from .support_forms import IndividualForm, OrganisationForm
 
@@ -148,7 +148,14 @@ def other_support():
 def seal_context(form) -> dict:
     """What seal.js needs on the form: key, kind, rules, look-alikes, messages in this language."""
     key = services().public_key
+    limits = upload_limits()
     messages = {
+        "tooMany": _("Please attach at most %(count)d files. Nothing was stored.", count=limits["count"]),
+        "tooLarge": _(
+            "Your files are too large together: at most %(mb)d MB in total. Nothing was stored.",
+            mb=limits["mb"],
+        ),
+        "sealing": _("Encrypting… This can take a minute for large files."),
         "required": _("Please answer this question."),
         "choose": _("Please choose at least one."),
         "choice": _("Please choose one of the options."),
@@ -163,6 +170,8 @@ def seal_context(form) -> dict:
         "fallback": _("Send it to be encrypted on the server"),
     }
     return {
+        "max_files": limits["count"],
+        "max_bytes": services().config.max_attachment_bytes,
         "public_key": bytes(key).hex(),
         "key_id": crypto.key_id(bytes(key)).hex(),
         "kind": form.KIND,
@@ -174,14 +183,41 @@ def seal_context(form) -> dict:
 
 def render_form(template, form, status=200, **context):
     """A sealed form's page, with what the browser needs to seal it."""
-    return render_template(template, form=form, seal=seal_context(form), **context), status
+    return render_template(
+        template, form=form, seal=seal_context(form), limits=upload_limits(), **context
+    ), status
+
+
+def upload_limits() -> dict:
+    """How many files, and how many MB in all, a request may carry (stated on the form)."""
+    cfg = services().config
+    return {"count": cfg.max_attachments, "mb": cfg.max_attachment_bytes // 1_000_000}
+
+
+def upload_refusal(problem: str) -> tuple[int, str]:
+    """The status and translated sentence for files that could not be taken."""
+    limits = upload_limits()
+    if problem == "too_many":
+        return 413, _("Please attach at most %(count)d files. Nothing was stored.", count=limits["count"])
+    if problem == "too_large":
+        return 413, _(
+            "Your files are too large together: at most %(mb)d MB in total. Nothing was stored.",
+            mb=limits["mb"],
+        )
+    if problem == "malformed":
+        return 400, _(
+            "The encrypted request was damaged on the way. Nothing was stored. Go back in your browser and send again."
+        )
+    return 503, _(
+        "Nothing was sent. The server cannot store requests at the moment. Your answers are still here: please try again later."
+    )
 
 
 def accept_envelope(form_class, template: str):
     """A request the browser sealed: accept it only alone, well formed, for the current key."""
     blank = form_class(formdata=None)
     form = EnvelopeForm()
-    if set(request.form) - {"csrf_token", "envelope"}:
+    if set(request.form) - {"csrf_token", "envelope"} or set(request.files) - {uploads.SEALED_FIELD}:
         # Plaintext beside an envelope means the page's script was bypassed or broken.
         return render_form(
             template,
@@ -226,8 +262,12 @@ def accept_envelope(form_class, template: str):
             ),
         )
     try:
+        staged = request.uploads.finish(uploads.SEALED_FIELD)
+        if request.uploads.problem:
+            status, message = upload_refusal(request.uploads.problem)
+            return render_form(template, blank, status, envelope_error=message)
         code = submission.accept(
-            envelope, form_class.KIND, "browser", key, services().dropbox, services().statuses
+            envelope, form_class.KIND, "browser", key, services().dropbox, services().statuses, staged
         )
     except OSError:
         return render_form(template, blank, 503, store_failed=True)
@@ -241,12 +281,19 @@ def sealed_form_page(form_class, template: str):
     form = form_class()
     if request.method == "GET":
         return render_form(template, form)
+    files = request.uploads  # parsing the form has sealed every file part into staging already
+    if files.problem:
+        status, message = upload_refusal(files.problem)
+        return render_form(template, form, status, upload_error=message)
     if not form.validate_on_submit():
         # Everything typed comes back, with the errors; an expired token is a 403 but loses nothing.
-        return render_form(template, form, 403 if form.csrf_token.errors else 400)
+        return render_form(
+            template, form, 403 if form.csrf_token.errors else 400, files_dropped=bool(files.parts)
+        )
     try:
+        staged = files.finish(uploads.FIELD) if getattr(form, "ATTACHMENTS", False) else []
         code = submission.accept_plaintext(
-            form.payload(g.lang), services().public_key, services().dropbox, services().statuses
+            form.payload(g.lang), services().public_key, services().dropbox, services().statuses, staged
         )
     except OSError:
         # The disk is full or failing: nothing was accepted, so say so and keep what they typed.
@@ -320,5 +367,5 @@ def status():
     context = {"status": found, "name": _(name), "meaning": _(meaning), "message": message}
     if found.status == "more_info":
         more = FollowupForm(formdata=None, reference_code=refcode.display(code))
-        context |= {"followup": more, "seal": seal_context(more)}
+        context |= {"followup": more, "seal": seal_context(more), "limits": upload_limits()}
     return render_template("status.html", form=form, **context)

@@ -3,7 +3,6 @@
 import base64
 import contextlib
 import hashlib
-import io
 import logging
 import os
 import secrets
@@ -11,7 +10,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from flask import Flask, Request, g, render_template, request
+from flask import Flask, Request, current_app, g, render_template, request
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -20,21 +19,45 @@ from . import config, i18n, keyfiles, security
 from .dropbox import DropBox
 from .fsutil import write_atomic
 from .status import StatusStore
+from .uploads import NamedFormDataParser, Uploads
 
 log = logging.getLogger("intake")
 
 
-class InMemoryRequest(Request):
-    """A request whose file parts stay in memory: Werkzeug would spool large ones to disk."""
+class SealingRequest(Request):
+    """A request whose file parts are sealed as they stream in; Werkzeug would spool them to disk."""
 
-    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
-        return io.BytesIO()
+    form_data_parser_class = NamedFormDataParser
+    max_form_parts = 100  # a form has about 40 parts; each text part is held to MAX_FORM_MEMORY_SIZE
+
+    @property
+    def max_content_length(self) -> int:
+        """Room for attachments only where files can come: Werkzeug reads other bodies whole."""
+        cfg = current_app.extensions["intake"].config
+        if self.mimetype == "multipart/form-data":
+            return cfg.max_body_bytes + cfg.max_attachment_bytes * 5 // 4  # sealed streams, framing
+        return cfg.max_body_bytes
+
+    @property
+    def uploads(self) -> Uploads:
+        """This request's file parts (made on first use)."""
+        if "intake.uploads" not in self.environ:
+            services = current_app.extensions["intake"]
+            cfg = services.config
+            self.environ["intake.uploads"] = Uploads(
+                cfg.staging_dir, cfg.max_attachments, cfg.max_attachment_bytes
+            )
+        return self.environ["intake.uploads"]
+
+    def _get_file_stream(self, total_content_length=None, content_type=None, filename=None, content_length=None,
+                         name=None):  # fmt: skip
+        return self.uploads.part(name, filename, content_type)
 
 
 class IntakeFlask(Flask):
     """Flask, minus two ways that plaintext could reach a disk or a log."""
 
-    request_class = InMemoryRequest
+    request_class = SealingRequest
 
     def log_exception(self, exc_info):
         """Log where an error happened, never its message: messages can quote what was typed."""
@@ -98,11 +121,15 @@ def build_app(test_config=None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_NAME="intake",
-        MAX_CONTENT_LENGTH=cfg.max_body_bytes,
-        MAX_FORM_MEMORY_SIZE=cfg.max_body_bytes,
+        # One text part (the browser's envelope is the largest, 88 kB); bodies are limited by
+        # SealingRequest.max_content_length, and file parts by uploads.py while they stream.
+        MAX_FORM_MEMORY_SIZE=128 * 1024,
         BABEL_TRANSLATION_DIRECTORIES=str(config.ROOT / "translations"),
     )
     app.extensions["intake"] = Services(cfg)
+    # Streams staged by a request that was cut off (a crash, a kill) are ciphertext, but useless.
+    for leftover in cfg.staging_dir.glob("*.part") if cfg.staging_dir.is_dir() else []:
+        leftover.unlink(missing_ok=True)
     Babel(app, locale_selector=lambda: g.get("lang", i18n.DEFAULT))
     security.init_app(app, cfg.onion_hostname)
 
@@ -110,6 +137,12 @@ def build_app(test_config=None) -> Flask:
 
     app.register_blueprint(views.bp)
     app.add_url_rule("/", "choose_language", views.choose_language)
+
+    @app.teardown_request
+    def discard_unused_uploads(error=None):
+        uploads = request.environ.get("intake.uploads")
+        if uploads is not None:
+            uploads.discard()  # committed streams were moved away already; anything left goes
 
     @app.before_request
     def offline_without_key():

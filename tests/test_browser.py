@@ -15,6 +15,7 @@ from playwright.sync_api import sync_playwright
 from intake.offline.decrypt import decrypt_bundle
 
 from .conftest import LANGS, ROOT, filled
+from .test_web_submit import everything_under
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -53,6 +54,13 @@ def fill(page, answers: dict) -> None:
             control.fill(value)
 
 
+def field_names(body: str) -> set[str]:
+    """The names of the fields in a POST body, multipart or urlencoded."""
+    if body.startswith("--"):
+        return set(re.findall(r'Content-Disposition: form-data; name="([^"]+)"', body))
+    return set(urllib.parse.parse_qs(body))
+
+
 def export_and_read(tmp_path, env, keyring) -> list[dict]:
     """Export the drop box with the operator's command and decrypt it offline: every request."""
     bundle = tmp_path / f"export-{secrets.token_hex(4)}.bin"
@@ -86,11 +94,11 @@ def test_every_form_round_trips_from_the_browser(chromium, server, tmp_path, key
         code = page.locator("p.code bdi").inner_text()
         assert re.fullmatch(r"[0-9A-Z]{5}(-[0-9A-Z]{5}){3}", code)
         body = posted[-1]
-        fields = set(urllib.parse.parse_qs(body))
+        fields = field_names(body)
         if javascript:  # only the envelope and the token left the browser
             assert fields == {"csrf_token", "envelope"} and marker not in body
         else:
-            assert "envelope" not in fields and marker in urllib.parse.unquote_plus(body)
+            assert "envelope" not in fields and marker in body
         sent[code] = (form, answers)
     context.close()
 
@@ -141,7 +149,7 @@ def test_a_sealing_failure_sends_nothing_and_offers_the_server(chromium, server,
     with page.expect_navigation():
         alert.locator("button").click()
     code = page.locator("p.code bdi").inner_text()
-    assert "FALLBACK" in urllib.parse.unquote_plus(posted[-1])
+    assert "FALLBACK" in urllib.parse.unquote_plus(posted[-1])  # feedback has no files: urlencoded
     [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
     assert request["origin"] == "server"
     page.close()
@@ -176,7 +184,7 @@ def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(chromium, ser
     page.fill("#message", "Суд назначен на 12 марта. FOLLOWMARK")
     with page.expect_navigation():
         page.locator("form[data-kind=followup] button[type=submit]").click()
-    assert set(urllib.parse.parse_qs(posted[-1])) == {"csrf_token", "envelope"}
+    assert field_names(posted[-1]) == {"csrf_token", "envelope"}
     assert "FOLLOWMARK" not in posted[-1] and code not in posted[-1]
     assert page.locator("p.code").count() == 0
     page.close()
@@ -190,3 +198,62 @@ def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(chromium, ser
     assert len(follow) == 1 and follow[0]["origin"] == "browser"
     assert follow[0]["reference"] == code
     assert follow[0]["request"]["fields"]["message"] == "Суд назначен на 12 марта. FOLLOWMARK"
+
+
+@pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
+def test_attachments_round_trip_from_the_browser(chromium, server, site, tmp_path, keyring, javascript):
+    from intake.attachments import CHUNK
+
+    marker = f"FILEMARK{secrets.token_hex(6)}".encode()
+    sizes = [0, 1, CHUNK, CHUNK + 1, 50_000_000 - 3 * CHUNK - 2]  # 50 MB in all, the default limit
+    paths = []
+    for number, size in enumerate(sizes):
+        path = tmp_path / f"evidence-{number}.bin"
+        path.write_bytes(
+            (marker + os.urandom(4096)) * (size // (len(marker) + 4096))
+            + os.urandom(size % (len(marker) + 4096))
+        )
+        paths.append(path)
+    context = chromium.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    posted = []
+    page.on("request", lambda r: posted.append(r.post_data_buffer or b"") if r.method == "POST" else None)
+    page.goto(f"{server['url']}/ar/organisation")
+    fill(page, filled("organisation", "UP"))
+    page.set_input_files("#attachments", [str(p) for p in paths])
+    with page.expect_navigation(timeout=120_000):
+        page.locator("form[data-seal] button[type=submit]").click()
+    code = page.locator("p.code bdi").inner_text()
+    context.close()
+    if javascript:
+        assert marker not in posted[-1]  # the files left the browser sealed
+    for path, data in everything_under(site["INTAKE_DATA_DIR"], server["tmp"]):
+        assert marker not in data, path
+
+    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    assert request["origin"] == ("browser" if javascript else "server")
+    folder = tmp_path / "read" / "requests" / request["item"]
+    for number, path in enumerate(paths, start=1):
+        assert (folder / f"attachment-{number}.bin").read_bytes() == path.read_bytes()
+    assert [a["size"] for a in request["attachments"]] == sizes
+
+
+def test_an_interrupted_upload_leaves_nothing(server, site):
+    import socket
+    import time
+
+    host, port = server["url"].removeprefix("http://").split(":")
+    boundary = "b0undary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"x.bin\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode()  # fmt: skip
+    with socket.create_connection((host, int(port))) as raw:
+        raw.sendall(f"POST /en/individual HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary={boundary}"
+                    f"\r\nContent-Length: 20000000\r\n\r\n".encode() + head + b"CUTMARK" * 300_000)  # fmt: skip
+        time.sleep(0.5)
+    time.sleep(1)
+    leftovers = [
+        p for p, _ in everything_under(site["INTAKE_DATA_DIR"]) if p.endswith((".part", ".att", ".item"))
+    ]
+    assert leftovers == []
+    for _path, data in everything_under(site["INTAKE_DATA_DIR"], server["tmp"]):
+        assert b"CUTMARK" not in data

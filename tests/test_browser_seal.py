@@ -87,6 +87,30 @@ def test_node_seals_what_pynacl_opens_and_frames_match_byte_for_byte(generation)
     assert out["numbers"] == ["3000", "3000", "12", "1000000", None, None, None, "7"]
 
 
+def test_node_and_python_seal_attachment_streams_identically():
+    import io
+
+    from intake import attachments
+
+    lengths = [0, 1, 2, 100, 65535, 65536, 65537, 200_000, 1_000_003]
+    streams = []
+    for n in [0, 1, 65536, 65537, 200_000]:
+        streams.append({"data": os.urandom(n).hex(), "key": os.urandom(32).hex()})
+    out = run_node({"publicKey": "00" * 32, "keyId": "00" * 8, "payloads": [], "codes": [], "texts": [],
+                    "numbers": [], "lookalikes": {}, "streams": streams, "lengths": lengths})  # fmt: skip
+    assert out["padme"] == [attachments.padme(n) for n in lengths]
+    for stream, sealed_hex in zip(streams, out["streams"], strict=True):
+        data, key = bytes.fromhex(stream["data"]), bytes.fromhex(stream["key"])
+        python = io.BytesIO()
+        sealer = attachments.Sealer(python, key)
+        sealer.write(data)
+        sealer.finish()
+        assert bytes.fromhex(sealed_hex) == python.getvalue()
+        back = io.BytesIO()
+        attachments.open_stream(io.BytesIO(bytes.fromhex(sealed_hex)), key, len(data), back)
+        assert back.getvalue() == data
+
+
 def envelope_for(payload, public_key) -> str:
     """A body sealed as seal.js seals it (origin browser), base64url without padding."""
     import base64

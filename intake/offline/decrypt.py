@@ -13,7 +13,7 @@ from .. import bundle, item, refcode
 from ..crypto import FormatError
 from ..fsutil import write_atomic
 from ..refcode import display
-from . import decisions, render
+from . import decisions, files, render
 from .keyring import Keyring
 
 REQUESTS = "requests"
@@ -68,35 +68,6 @@ def _write_file(path: str, data: bytes) -> None:
         f.write(data)
 
 
-def _write_request(requests_dir: str, request: dict, data: bytes) -> None:
-    # Build the folder under a temporary name and rename it whole: a request is there
-    # complete or not at all, even if the tool is interrupted.
-    tmp = os.path.join(requests_dir, f".tmp-{secrets.token_hex(8)}")
-    os.mkdir(tmp, 0o700)
-    try:
-        _write_file(os.path.join(tmp, "request.json"), data)
-        _write_file(os.path.join(tmp, "request.html"), render.request_html(request).encode("utf-8"))
-        os.rename(tmp, os.path.join(requests_dir, request["item"]))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _store(requests_dir: str, request: dict, report: Report) -> str | None:
-    """Write a request unless an identical one is there; return a failure reason or None."""
-    data = _request_bytes(request)
-    existing = os.path.join(requests_dir, request["item"], "request.json")
-    if os.path.exists(existing):
-        with open(existing, "rb") as f:
-            if f.read() != data:
-                return "an earlier, different request has the same id; kept the earlier one"
-        report.unchanged += 1
-        return None
-    _write_request(requests_dir, request, data)
-    report.written += 1
-    return None
-
-
 def load_requests(out: Path, skip: set[str] = frozenset()) -> list[dict]:
     """Read back the requests earlier runs decrypted into `out`, except the ids in `skip`."""
     requests = []
@@ -129,6 +100,80 @@ class _Opener:
         return as_request(entry, opened)
 
 
+class _Pending:
+    """A request whose folder is being built under a temporary name until its attachments are in."""
+
+    def __init__(self, entry, request: dict, requests_dir: str):
+        self.entry, self.request, self.requests_dir = entry, request, requests_dir
+        self.announced = request["request"].get("attachments", [])
+        self.files: list[dict] = []
+        self.data = None
+        self.tmp = None
+        final = os.path.join(requests_dir, request["item"])
+        self.exists = os.path.exists(os.path.join(final, "request.json"))
+        if not self.exists:
+            self.tmp = os.path.join(requests_dir, f".tmp-{secrets.token_hex(8)}")
+            os.mkdir(self.tmp, 0o700)
+
+    def attach(self, entry) -> str | None:
+        """Decrypt the next attachment stream; return a failure reason or None."""
+        number = len(self.files) + 1
+        if number > len(self.announced):
+            return f"attachment {number} is not announced by its request; skipped"
+        meta = self.announced[number - 1]
+        if isinstance(entry, bundle.BadEntry):
+            self.files.append({**_listed(meta), "file": None, "problem": entry.reason})
+        elif self.exists:
+            self.files.append({})  # decrypted by an earlier run; counted, not written again
+            return None
+        else:
+            self.files.append(files.decrypt_into(self.tmp, number, meta, entry.data))
+        problem = self.files[-1].get("problem")
+        return f"attachment {number}: {problem}" if problem else None
+
+    def finish(self, report: Report) -> tuple[dict | None, list[str]]:
+        """Write (or compare) the request; return it and the reasons anything failed."""
+        reasons = []
+        for number in range(len(self.files) + 1, len(self.announced) + 1):
+            meta = self.announced[number - 1]
+            self.files.append({**_listed(meta), "file": None, "problem": "missing from the bundle"})
+            reasons.append(f"attachment {number} is missing from the bundle")
+        if self.announced and not self.exists:
+            self.request["attachments"] = self.files
+        elif self.announced:
+            self.request["attachments"] = json.loads(self._existing())["attachments"]
+        data = _request_bytes(self.request)
+        if self.exists:
+            if self._existing() != data:
+                return None, ["an earlier, different request has the same id; kept the earlier one"]
+            report.unchanged += 1
+            return self.request, reasons
+        try:
+            _write_file(os.path.join(self.tmp, "request.json"), data)
+            _write_file(
+                os.path.join(self.tmp, "request.html"), render.request_html(self.request).encode("utf-8")
+            )
+            os.rename(self.tmp, os.path.join(self.requests_dir, self.request["item"]))
+        except BaseException:
+            self.discard()
+            raise
+        report.written += 1
+        return self.request, reasons
+
+    def _existing(self) -> bytes:
+        with open(os.path.join(self.requests_dir, self.request["item"], "request.json"), "rb") as f:
+            return f.read()
+
+    def discard(self) -> None:
+        """Remove a half-built folder."""
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _listed(meta: dict) -> dict:
+    return {"name": meta["name"], "type": meta["type"], "size": meta["size"]}
+
+
 def decrypt_bundle(
     bundle_path: Path,
     keyring: Keyring,
@@ -142,23 +187,40 @@ def decrypt_bundle(
     report = Report()
     this_run: dict[str, dict] = {}
     open_entry = _Opener(keyring)
+    pending: _Pending | None = None
     size = os.path.getsize(bundle_path)
+
+    def finish():
+        request, reasons = pending.finish(report)
+        if request is not None:
+            this_run[request["item"]] = request
+        report.failures.extend(f"{pending.entry.name}: {reason}" for reason in reasons)
+
     with open(bundle_path, "rb") as stream:
         try:
             for entry in bundle.read(stream):
-                try:
-                    request = open_entry(entry)
-                    reason = _store(requests_dir, request, report)
-                except FormatError as e:
-                    reason = str(e)
-                if reason:
-                    report.failures.append(f"{entry.name}: {reason}")
+                if entry.type == bundle.TYPE_ATTACHMENT:
+                    if pending is None or entry.id != pending.entry.id:
+                        report.failures.append(
+                            f"{entry.name}: an attachment with no request before it; skipped"
+                        )
+                    elif reason := pending.attach(entry):
+                        report.failures.append(f"{pending.entry.name}: {reason}")
                 else:
-                    this_run[request["item"]] = request
+                    if pending is not None:
+                        finish()
+                        pending = None
+                    try:
+                        pending = _Pending(entry, open_entry(entry), requests_dir)
+                    except FormatError as e:
+                        report.failures.append(f"{entry.name}: {e}")
                 if progress:
                     progress(stream.tell(), size)
         except bundle.BundleError as e:
             report.failures.append(f"bundle: {e}")
+        finally:
+            if pending is not None:
+                finish()
     requests = list(this_run.values()) + load_requests(out, skip=set(this_run))
     write_atomic(out / "index.html", render.index_html(requests).encode("utf-8"), durable=False)
     write_atomic(out / "index.csv", render.index_csv(requests).encode("utf-8"), durable=False)

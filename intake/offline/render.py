@@ -4,6 +4,8 @@ import csv
 import io
 from html import escape
 
+from . import files
+
 URGENCY_RANK = {"critical": 0, "high": 1, "normal": 2}
 URGENCY_LABEL = {"critical": "CRITICAL (days)", "high": "high (weeks)", "normal": "normal"}
 COLUMNS = ("urgency", "received", "form", "reference", "language", "country", "origin", "folder")
@@ -24,6 +26,7 @@ dd {{ white-space: pre-wrap; margin-inline-start: 1rem; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #999; padding: .3rem .5rem; }}
 .critical {{ background: #fdd; font-weight: bold; }} .high {{ background: #ffe9c7; }}
 .code {{ font-family: monospace; font-size: 1.1rem; }}
+.warning {{ background: #fff4d6; padding: .3rem .5rem; }}
 </style>
 </head>
 <body>
@@ -73,8 +76,34 @@ def request_html(request: dict) -> str:
         values = value if isinstance(value, list) else [value]
         shown = "\n".join(escape(v) for v in values)
         parts.append(f'<dt dir="auto">{escape(_label(name))}</dt><dd dir="auto">{shown}</dd>')
-    parts.append("</dl>\n</body>\n</html>\n")
+    parts.append("</dl>")
+    parts.extend(_attachments_html(request.get("attachments", [])))
+    parts.append("\n</body>\n</html>\n")
     return "".join(parts)
+
+
+METADATA_ADVICE = (
+    "This kind of file often carries hidden metadata (GPS position, device, author, edit history) "
+    "that can identify the sender. Do not pass it on before removing it: see docs/secretariat.md, "
+    "section 3, for mat2 on this machine."
+)
+
+
+def _attachments_html(attachments: list[dict]):
+    if not attachments:
+        return
+    yield f"<h2>Attachments ({len(attachments)})</h2><ol>"
+    for entry in attachments:
+        name = f'<bdi dir="auto">{escape(entry["name"])}</bdi>'
+        about = f"{name}, {escape(entry['type'])}, {entry['size']:,} bytes"
+        if entry.get("file"):
+            yield f'<li><a href="{escape(entry["file"])}">{escape(entry["file"])}</a>: {about}'
+            if files.carries_metadata(entry["name"], entry["type"]):
+                yield f'<p class="warning">{escape(METADATA_ADVICE)}</p>'
+            yield "</li>"
+        else:
+            yield f'<li class="critical">NOT DECRYPTED: {about}: {escape(entry.get("problem") or "")}</li>'
+    yield "</ol>"
 
 
 def summary_row(request: dict) -> dict:

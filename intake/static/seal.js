@@ -65,6 +65,57 @@
     return envelope;
   }
 
+  /* Attachments (docs/formats.md, "Attachment stream"): Padmé padding, then 64 KiB chunks each
+     sealed with secretbox under a nonce of 15 zero bytes, an 8-byte counter and a last flag. */
+  var CHUNK = 65536;
+
+  function padme(length) {
+    if (length < 2) return length;
+    var exponent = 31 - Math.clz32(length);
+    var sizeBits = 32 - Math.clz32(exponent);
+    var mask = (1 << (exponent - sizeBits)) - 1;
+    return (length + mask) & ~mask;
+  }
+
+  function streamNonce(counter, last) {
+    var nonce = new Uint8Array(24);
+    new DataView(nonce.buffer).setUint32(19, counter, false);
+    nonce[23] = last ? 1 : 0;
+    return nonce;
+  }
+
+  /* The sealed chunks of one file, in order: exactly what attachments.Sealer writes. */
+  function sealStream(bytes, key) {
+    var padded = padme(bytes.length);
+    var count = Math.max(1, Math.ceil(padded / CHUNK));
+    var chunks = [];
+    for (var i = 0; i < count; i++) {
+      var start = i * CHUNK;
+      var chunk = new Uint8Array(Math.min(padded, start + CHUNK) - start);
+      if (start < bytes.length) chunk.set(bytes.subarray(start, Math.min(bytes.length, start + CHUNK)));
+      chunks.push(root.nacl.secretbox(chunk, streamNonce(i, i === count - 1), key));
+    }
+    return chunks;
+  }
+
+  function toHex(bytes) {
+    return Array.prototype.map.call(bytes, function (b) { return (b < 16 ? "0" : "") + b.toString(16); }).join("");
+  }
+
+  /* Seal every chosen file; resolve to [{meta, blob}] (meta as uploads.Staged.metadata). */
+  function sealFiles(files) {
+    return Promise.all(Array.prototype.map.call(files, function (file) {
+      return file.arrayBuffer().then(function (buffer) {
+        var key = root.nacl.randomBytes(32);
+        var blob = new Blob(sealStream(new Uint8Array(buffer), key), { type: "application/octet-stream" });
+        var meta = { name: Array.from(file.name).slice(0, 100).join(""),
+          type: Array.from(file.type || "application/octet-stream").slice(0, 100).join(""),
+          size: file.size, key: toHex(key) };
+        return { meta: meta, blob: blob };
+      });
+    }));
+  }
+
   /* refcode.normalise: look-alikes, separators and invisible marks, then the Damm check. */
   function normaliseCode(text, lookalikes) {
     var chars = Array.from(text.normalize("NFKC").toUpperCase());
@@ -188,10 +239,18 @@
     box.focus();
   }
 
+  function checkFiles(files, form, text) {
+    var total = Array.prototype.reduce.call(files, function (sum, f) { return sum + f.size; }, 0);
+    if (files.length > Number(form.dataset.maxFiles)) return text.tooMany;
+    if (total > Number(form.dataset.maxBytes)) return text.tooLarge;
+    return null;
+  }
+
   function attach(form) {
     var text = JSON.parse(form.dataset.messages);
     var rules = JSON.parse(form.dataset.rules);
     var lookalikes = JSON.parse(form.dataset.lookalikes);
+    var picker = form.querySelector('input[type=file][name="attachments"]');
     form.addEventListener("submit", function (event) {
       if (form.dataset.sealing === "off") return;
       event.preventDefault();
@@ -200,40 +259,57 @@
       });
       var answers = readAnswers(form, rules);
       var errors = check(answers, rules, text, lookalikes);
+      var chosen = picker ? picker.files : [];
+      var fileProblem = checkFiles(chosen, form, text);
+      if (fileProblem) errors.attachments = fileProblem;
       if (Object.keys(errors).length) {
         showErrors(form, errors, text);
         return;
       }
-      var envelope;
-      try {
+      var busy = element("p", "notice js-message", text.sealing);
+      busy.setAttribute("role", "status");
+      form.parentNode.insertBefore(busy, form);
+      sealFiles(chosen).then(function (sealed) {
         var payload = { form: form.dataset.kind, lang: document.documentElement.lang, fields: answers };
-        envelope = seal(payload, hexBytes(form.dataset.publicKey), hexBytes(form.dataset.keyId));
-      } catch (e) {
+        if (sealed.length) payload.attachments = sealed.map(function (s) { return s.meta; });
+        var envelope = seal(payload, hexBytes(form.dataset.publicKey), hexBytes(form.dataset.keyId));
+        // Only the token, the envelope and the sealed streams leave the browser.
+        Array.prototype.forEach.call(form.elements, function (control) {
+          if (control.name && control.name !== "csrf_token") control.disabled = true;
+        });
+        var hidden = element("input");
+        hidden.type = "hidden";
+        hidden.name = "envelope";
+        hidden.value = base64url(envelope);
+        form.appendChild(hidden);
+        if (sealed.length) {
+          var transfer = new DataTransfer();
+          sealed.forEach(function (s) { transfer.items.add(new File([s.blob], "sealed.bin")); });
+          var streams = element("input");
+          streams.type = "file";
+          streams.name = "sealed_attachment";
+          streams.multiple = true;
+          streams.hidden = true;
+          streams.files = transfer.files;
+          form.appendChild(streams);
+        }
+        form.submit();
+      }).catch(function () {
+        busy.parentNode.removeChild(busy);
         showFailure(form, text);
-        return;
-      }
-      var hidden = element("input");
-      hidden.type = "hidden";
-      hidden.name = "envelope";
-      hidden.value = base64url(envelope);
-      // Only the envelope and the token leave the browser: disabled controls are not sent.
-      Array.prototype.forEach.call(form.elements, function (control) {
-        if (control.name && control.name !== "csrf_token") control.disabled = true;
       });
-      form.appendChild(hidden);
-      form.submit();
     });
   }
 
   // Coming back to the page (the browser's Back button) finds the answers editable again.
   function restore(form) {
     Array.prototype.forEach.call(form.elements, function (control) { control.disabled = false; });
-    var hidden = form.querySelector('input[name="envelope"]');
-    if (hidden) hidden.parentNode.removeChild(hidden);
+    Array.prototype.forEach.call(form.querySelectorAll('input[name="envelope"], input[name="sealed_attachment"]'),
+      function (node) { node.parentNode.removeChild(node); });
   }
 
   root.intakeSeal = { buildFrame: buildFrame, seal: seal, clean: clean, normaliseCode: normaliseCode,
-    wholeNumber: wholeNumber };
+    wholeNumber: wholeNumber, padme: padme, sealStream: sealStream };
 
   if (root.document) {
     var forms = root.document.querySelectorAll("form[data-seal]");

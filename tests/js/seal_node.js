@@ -28,4 +28,6 @@ process.stdout.write(JSON.stringify({
   texts: input.texts.map(api.clean),
   numbers: input.numbers.map((n) => api.wholeNumber(n, 1000000)),
   badKey,
+  streams: (input.streams || []).map((s) => Buffer.concat(api.sealStream(bytes(s.data), bytes(s.key))).toString("hex")),
+  padme: (input.lengths || []).map(api.padme),
 }));

@@ -1,0 +1,163 @@
+"""File parts as they stream in: sealed on the fly into staging, never plaintext on disk."""
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from werkzeug.formparser import FormDataParser, MultiPartParser
+
+from .attachments import SEALED_CHUNK, TAG, Sealer
+
+FIELD = "attachments"  # plaintext files, sealed here as they arrive (no JavaScript)
+SEALED_FIELD = "sealed_attachment"  # streams the browser already sealed, stored as they are
+MAX_NAME = 100
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A sealed stream waiting in staging, and what the Frame must say about it."""
+
+    path: Path
+    name: str
+    type: str
+    size: int
+    key: bytes | None  # None for a stream the browser sealed (its key is in the browser's Frame)
+
+    def metadata(self) -> dict:
+        """The entry of the body payload's "attachments" list (docs/formats.md)."""
+        return {"name": self.name, "type": self.type, "size": self.size, "key": self.key.hex()}
+
+
+class Part:
+    """One file part: what Werkzeug writes into (write, seek), kept within the request's limits."""
+
+    def __init__(self, uploads: "Uploads", name: str, filename: str, content_type: str):
+        self.uploads, self.field = uploads, name
+        self.filename = (filename or "")[:MAX_NAME]
+        self.content_type = (content_type or "application/octet-stream")[:MAX_NAME]
+        self.path = uploads.staging / f"{secrets.token_hex(16)}.part"
+        self.file = None
+        self.received = 0
+        self.sealer = None
+        if uploads.problem is None and name in (FIELD, SEALED_FIELD):
+            try:
+                self.file = open(self.path, "xb")  # noqa: SIM115 (closed in finish or discard)
+            except OSError:
+                uploads.fail("store_failed")
+            else:
+                self.sealer = Sealer(self.file) if name == FIELD else None
+                uploads.parts.append(self)
+
+    def write(self, data: bytes) -> int:
+        """Seal (or store) a piece; past a limit or a disk error, drop everything and remember why."""
+        self.received += len(data)
+        self.uploads.received += len(data)
+        if self.file is None or self.uploads.problem:
+            return len(data)
+        if self.uploads.received > self.uploads.limit(self.field):
+            self.uploads.fail("too_large")
+            return len(data)
+        try:
+            (self.sealer or self.file).write(data)
+        except OSError:
+            self.uploads.fail("store_failed")
+        return len(data)
+
+    def seek(self, *args) -> int:
+        """Werkzeug rewinds a finished part; the stream is write-once, so there is nothing to do."""
+        return 0
+
+    def discard(self) -> None:
+        """Close and delete the staging file."""
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        self.path.unlink(missing_ok=True)
+
+    def finish(self) -> Staged:
+        """Seal the last chunk, fsync, and describe the staged stream."""
+        size = self.sealer.finish() if self.sealer else self.received
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        self.file = None
+        return Staged(
+            self.path, self.filename, self.content_type, size, self.sealer.key if self.sealer else None
+        )
+
+
+class Uploads:
+    """The file parts of one request, with the limits that apply to them together."""
+
+    def __init__(self, staging: Path, max_files: int, max_bytes: int):
+        self.staging = Path(staging)
+        self.staging.mkdir(parents=True, exist_ok=True)
+        self.max_files, self.max_bytes = max_files, max_bytes
+        self.parts: list[Part] = []
+        self.received = 0
+        self.problem = None  # "too_many", "too_large" or "store_failed"
+
+    def limit(self, field: str) -> int:
+        """The byte limit for the field's parts together: files as chosen, or as the browser sealed
+        them (Padmé adds at most 12%, and each 64 KiB chunk a 16-byte tag)."""
+        if field == SEALED_FIELD:
+            return self.max_bytes * 9 // 8 + self.max_files * SEALED_CHUNK
+        return self.max_bytes
+
+    def part(self, name: str, filename: str, content_type: str) -> Part:
+        """A writer for the next file part (Werkzeug's stream factory calls this)."""
+        if name in (FIELD, SEALED_FIELD) and filename and len(self.parts) >= self.max_files:
+            self.fail("too_many")
+        return Part(self, name, filename, content_type)
+
+    def fail(self, problem: str) -> None:
+        """Stop storing anything for this request and free the disk at once."""
+        self.problem = self.problem or problem
+        self.discard()
+
+    def discard(self) -> None:
+        """Delete every staged stream (an error, a refusal, or the end of a request that stored none)."""
+        for part in self.parts:
+            part.discard()
+        self.parts = []
+
+    def finish(self, field: str) -> list[Staged]:
+        """Finish every real file of a field (an empty file input sends a part with no name)."""
+        staged = []
+        for part in [p for p in self.parts if p.field == field]:
+            if not part.filename and part.received == 0:
+                part.discard()
+                self.parts.remove(part)
+            else:
+                staged.append(part.finish())
+        if field == SEALED_FIELD and any(s.size < TAG for s in staged):
+            self.fail("malformed")
+            return []
+        return staged
+
+
+class NamedMultiPartParser(MultiPartParser):
+    """Werkzeug's parser, telling the stream factory which field a file part belongs to."""
+
+    def start_file_streaming(self, event, total_content_length):
+        """Open the writer for one file part."""
+        return self.stream_factory(name=event.name, filename=event.filename,
+                                   content_type=event.headers.get("content-type"))  # fmt: skip
+
+
+class NamedFormDataParser(FormDataParser):
+    """Werkzeug's form parser using NamedMultiPartParser."""
+
+    def _parse_multipart(self, stream, mimetype, content_length, options):
+        parser = NamedMultiPartParser(
+            stream_factory=self.stream_factory,
+            max_form_memory_size=self.max_form_memory_size,
+            max_form_parts=self.max_form_parts,
+            cls=self.cls,
+        )
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        form, files = parser.parse(stream, boundary, content_length)
+        return stream, form, files

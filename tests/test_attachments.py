@@ -1,0 +1,191 @@
+"""Evidence attachments: sealed as they stream in, limits kept, refused cleanly offline when damaged."""
+
+import contextlib
+import io
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
+
+from intake import attachments, bundle, cli
+from intake.attachments import CHUNK, SEALED_CHUNK, StreamError
+from intake.offline.decrypt import decrypt_bundle
+
+from .conftest import csrf_token, filled, snapshot
+from .test_web_submit import everything_under
+
+SIZES = [0, 1, CHUNK, CHUNK + 1]
+
+
+def sealed(data: bytes, key: bytes | None = None) -> tuple[bytes, bytes]:
+    out = io.BytesIO()
+    sealer = attachments.Sealer(out, key)
+    sealer.write(data)
+    sealer.finish()
+    return sealer.key, out.getvalue()
+
+
+@given(st.integers(0, 2**34))
+def test_padme_adds_at_most_12_percent(length):
+    padded = attachments.padme(length)
+    assert padded >= length and padded - length <= max(1, length * 0.12)
+
+
+def test_stream_refusals_name_the_problem():
+    data = os.urandom(3 * CHUNK + 5)
+    key, stream = sealed(data)
+    chunks = [stream[i : i + SEALED_CHUNK] for i in range(0, len(stream), SEALED_CHUNK)]
+    _, extra_chunk = sealed(os.urandom(10), key)
+    cases = {
+        "truncated": (stream[:-7], "truncated in chunk 4 of 4"),
+        "missing last chunk": (b"".join(chunks[:3]), "truncated in chunk 4 of 4"),
+        "extra chunk": (stream + extra_chunk, "goes on after its last chunk"),
+        "swapped": (chunks[1] + chunks[0] + b"".join(chunks[2:]), "chunk 1 of 4 does not decrypt"),
+        "wrong key": (sealed(data)[1], "chunk 1 of 4 does not decrypt"),
+    }
+    for name, (broken, message) in cases.items():
+        with pytest.raises(StreamError, match=message):
+            attachments.open_stream(io.BytesIO(broken), key, len(data), io.BytesIO())
+        assert name
+    # A last chunk where a middle one belongs (the stream cut at a chunk boundary and re-flagged):
+    short_key, three = sealed(os.urandom(2 * CHUNK + 1))
+    with pytest.raises(StreamError, match="does not decrypt"):
+        attachments.open_stream(io.BytesIO(three[: 2 * SEALED_CHUNK]), short_key, 2 * CHUNK, io.BytesIO())
+
+
+def upload(client, lang, form, answers, files):
+    """POST a multipart form as a browser does (encoded in memory: Werkzeug's test client would
+    spool a large body to a temporary file it never closes)."""
+    page = client.get(f"/{lang}/{form}")
+    fields = MultiDict({**answers, "csrf_token": csrf_token(page.text)})
+    for key, value in answers.items():
+        if isinstance(value, list):
+            fields.setlist(key, value)
+    for name, content in files:
+        fields.add("attachments", FileStorage(io.BytesIO(content), filename=name))
+    boundary, body = encode_multipart(fields)
+    return client.post(f"/{lang}/{form}", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def export_read(tmp_path, site, keyring, monkeypatch):
+    for key, value in site.items():
+        monkeypatch.setenv(key, value)
+    target = tmp_path / f"export-{len(list(tmp_path.glob('export-*')))}.bin"
+    assert cli.main(["export", "--out", str(target)]) == 0
+    report = decrypt_bundle(target, keyring, tmp_path / "read")
+    return report, tmp_path / "read"
+
+
+def test_files_round_trip_without_javascript(tmp_path, client, site, keyring, monkeypatch):
+    marker = b"ATTACHMARK" + os.urandom(4).hex().encode()
+    files = [(f"file-{n}.txt", (marker * (n // len(marker) + 1))[:n]) for n in SIZES]
+    files.append(("photo.jpg", marker + os.urandom(1000)))
+    response = upload(client, "es", "individual", filled("individual", "x"), files)
+    assert response.status_code == 200, response.text[:400]
+    for path, data in everything_under(site["INTAKE_DATA_DIR"]):
+        assert marker not in data, path
+    names = sorted(os.listdir(Path(site["INTAKE_DATA_DIR"]) / "dropbox"))
+    assert [n[32:] for n in names] == ["-1.att", "-2.att", "-3.att", "-4.att", "-5.att", ".item"]
+    report, read = export_read(tmp_path, site, keyring, monkeypatch)
+    assert report.ok, report.failures
+    [folder] = (read / "requests").iterdir()
+    for number, (name, content) in enumerate(files, start=1):
+        suffix = ".jpg" if name.endswith(".jpg") else ".txt"
+        assert (folder / f"attachment-{number}{suffix}").read_bytes() == content
+    page = (folder / "request.html").read_text(encoding="utf-8")
+    assert page.count("hidden metadata") == 1 and "photo.jpg" in page
+    assert not list((Path(site["INTAKE_DATA_DIR"]) / "staging").iterdir())
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ([(f"f{i}.txt", b"x") for i in range(6)], "at most 5 files"),
+    ([("big.bin", b"x" * 1_200_000)], "at most 1 MB in total"),
+])  # fmt: skip
+def test_limits_refuse_with_answers_kept_and_nothing_left(site, files, message):
+    from intake import create_app
+
+    client = create_app({**site, "INTAKE_MAX_ATTACHMENT_MB": "1"}).test_client()
+    answers = filled("organisation", "KEPT")
+    response = upload(client, "en", "organisation", answers, files)
+    assert response.status_code == 413
+    assert message in response.text and answers["org_work"] in response.text
+    assert not [
+        p for p, _ in everything_under(site["INTAKE_DATA_DIR"]) if p.endswith((".part", ".att", ".item"))
+    ]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 4 MB filesystem of its own, so the disk really fills (needs root, as CI has)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mount], capture_output=True)
+    if result.returncode != 0:
+        pytest.fail(f"mounting a 4 MB tmpfs needs root: {result.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", mount], check=True)
+
+
+def test_a_disk_that_fills_mid_upload(tiny_disk, site, keyring, tmp_path, monkeypatch):
+    from intake import create_app
+
+    site = {**site, "INTAKE_DATA_DIR": str(tiny_disk / "data")}
+    client = create_app(site).test_client()
+    first = upload(client, "fr", "individual", filled("individual", "FIRST"), [("a.txt", b"kept")])
+    assert first.status_code == 200
+    before = snapshot(tiny_disk / "data" / "dropbox")
+    answers = filled("individual", "SECOND")
+    response = upload(client, "fr", "individual", answers, [("big.bin", os.urandom(5_000_000))])
+    assert response.status_code == 503
+    assert answers["hr_work"] in response.text  # typed answers kept
+    assert snapshot(tiny_disk / "data" / "dropbox") == before  # nothing stored is damaged
+    assert not list((tiny_disk / "data" / "staging").iterdir())  # no partial ciphertext
+    again = upload(client, "fr", "individual", filled("individual", "THIRD"), [("b.txt", b"small")])
+    assert again.status_code == 200  # space came back with the refused upload's staging file gone
+    report, _ = export_read(tmp_path, site, keyring, monkeypatch)
+    assert report.ok and report.written == 2
+
+
+def _tampered_bundles(generation):
+    """(name, bundle bytes, expected failure) for attachment streams a hostile server could send."""
+    from .conftest import make_item
+
+    data = os.urandom(2 * CHUNK + 3)
+    key, stream = sealed(data)
+    meta = {"name": "letter.pdf", "type": "application/pdf", "size": len(data), "key": key.hex()}
+    body = {"form": "individual", "lang": "ru", "fields": {"urgency": "high"}, "attachments": [meta]}
+    _, item = make_item(body, generation)
+    chunks = [stream[i : i + SEALED_CHUNK] for i in range(0, len(stream), SEALED_CHUNK)]
+    other_key = sealed(data)[1]
+    variants = {
+        "truncated": (stream[:-1], "truncated in chunk 3 of 3"),
+        "swapped": (chunks[1] + chunks[0] + chunks[2], "chunk 1 of 3 does not decrypt"),
+        "wrong key": (other_key, "chunk 1 of 3 does not decrypt"),
+        "extra": (stream + chunks[2], "goes on after its last chunk"),
+    }
+    for name, (attachment, message) in variants.items():
+        yield name, [(1, item), (2, attachment)], message
+    yield "missing", [(1, item)], "attachment 1 is missing from the bundle"
+
+
+def test_damaged_attachments_are_refused_offline_and_the_request_kept(tmp_path, generation, keyring):
+    for name, entries, message in _tampered_bundles(generation):
+        path = tmp_path / f"{name}.bin"
+        item_id = os.urandom(16)
+        with open(path, "wb") as f:
+            bundle.write(f, [(t, item_id, d) for t, d in entries])
+        out = tmp_path / name
+        report = decrypt_bundle(path, keyring, out)
+        assert report.written == 1 and len(report.failures) == 1, (name, report.failures)
+        assert message in report.failures[0], (name, report.failures)
+        folder = out / "requests" / item_id.hex()
+        assert sorted(os.listdir(folder)) == ["request.html", "request.json"]
+        assert "NOT DECRYPTED" in (folder / "request.html").read_text(encoding="utf-8")
+        with contextlib.suppress(FileNotFoundError):
+            assert not re.search(r"attachment-", " ".join(os.listdir(folder)))
