@@ -22,11 +22,14 @@ $(VENV)/.installed: pyproject.toml
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v node >/dev/null || missing="$$missing nodejs npm"; \
+	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $$missing; \
 	  else echo "make test needs:$$missing (sudo apt-get install$$missing)" >&2; exit 1; fi; \
 	fi
+	@# axe-core, the accessibility checker the browser tests inject, pinned, from the npm registry.
+	@[ -f .cache/npm/node_modules/axe-core/axe.min.js ] || npm install --silent --no-save --prefix .cache/npm axe-core@4.14.1
 
 test: system-deps $(VENV)/.installed
 	$(BIN)/intake translations check

@@ -19,3 +19,9 @@ def organisation(lang):
         while piece := upload.stream.read(2**16):
             total += len(piece)
     return f"<p>{len(request.form)} fields, {total} bytes</p>"
+
+
+@app.post("/<lang>/status")
+def status(lang):
+    """Read the code from the form, as the real lookup must, and answer."""
+    return f"<p>{len(request.form.get('reference_code', ''))}</p>"

@@ -33,7 +33,11 @@ def _port() -> int:
 
 
 def _serve(app: str, env: dict, port: int) -> subprocess.Popen:
-    env = {**env, "INTAKE_BIND": f"127.0.0.1:{port}", "INTAKE_ACCESS_LOG": os.devnull}
+    env = {
+        **env,
+        "INTAKE_BIND": f"127.0.0.1:{port}",
+        "INTAKE_ACCESS_LOG": os.environ.get("BENCH_ACCESS_LOG", os.devnull),
+    }
     proc = subprocess.Popen([BIN / "gunicorn", "-c", ROOT / "deploy" / "gunicorn.conf.py", app],
                             cwd=ROOT, env=env, stderr=subprocess.DEVNULL)  # fmt: skip
     for _ in range(100):
@@ -44,6 +48,22 @@ def _serve(app: str, env: dict, port: int) -> subprocess.Popen:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"{app} did not start")
+
+
+def _code(url: str) -> str:
+    """Submit one request as a browser would, for a reference code to look up."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from tests.conftest import filled
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{url}/en/feedback").read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    body = urllib.parse.urlencode({**filled("feedback", "bench"), "csrf_token": token}).encode()
+    receipt = opener.open(f"{url}/en/feedback", data=body).read().decode()
+    return re.search(r'<bdi dir="ltr">([0-9A-Z-]{23})</bdi>', receipt).group(1)
 
 
 def _wrk(url: str, script: Path, seconds: int) -> tuple[float, str, str]:
@@ -78,7 +98,10 @@ def run(seconds: int) -> list[tuple[str, str, str]]:
         generation = Generation.new()
         keyfiles.write_public_keys(Path(tmp) / "keys", generation.box.public_key, generation.sign.verify_key)
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
-        env |= {"INTAKE_DATA_DIR": f"{tmp}/data", "INTAKE_KEYS_DIR": f"{tmp}/keys"}
+        env |= {"INTAKE_DATA_DIR": f"{tmp}/data", "INTAKE_KEYS_DIR": f"{tmp}/keys",
+                # Throughput, not flood control, is measured here.
+                "INTAKE_SUBMISSIONS_PER_MINUTE": "100000", "INTAKE_LOOKUPS_PER_MINUTE": "1000000",
+                "INTAKE_MIN_FREE_MB": "0", "INTAKE_QUOTA_MB": "100000"}  # fmt: skip
         answers = filled("individual", "bench")
         # What seal.js posts: the token and the envelope (base64url), nothing else.
         envelope = item.seal_body({"form": "individual", "lang": "en", "fields": answers},
@@ -86,33 +109,39 @@ def run(seconds: int) -> list[tuple[str, str, str]]:
         sealed = {"envelope": base64.urlsafe_b64encode(envelope).decode().rstrip("=")}
         results = {}
         runs = (
-            ("bare", "bench.bare_app:app", answers),
-            ("server", "wsgi:app", answers),
-            ("browser", "wsgi:app", sealed),
+            ("bare", "bench.bare_app:app", answers, "individual"),
+            ("server", "wsgi:app", answers, "individual"),
+            ("browser", "wsgi:app", sealed, "individual"),
+            ("bare lookup", "bench.bare_app:app", {"reference_code": "X" * 23}, "status"),
+            ("lookup", "wsgi:app", None, "status"),
         )
-        for name, app, fields in runs:
+        for name, app, fields, path in runs:
             port = _port()
             proc = _serve(app, env, port)
             try:
                 url = f"http://127.0.0.1:{port}"
-                cookie, token = _session(url) if name != "bare" else ("", "")
+                cookie, token = _session(url) if not name.startswith("bare") else ("", "")
+                if fields is None:
+                    fields = {"reference_code": _code(url)}
                 body = Path(tmp) / f"{name}.body"
                 body.write_text(urllib.parse.urlencode({**fields, "csrf_token": token}, doseq=True))
                 script = Path(tmp) / f"{name}.lua"
                 script.write_text(LUA.format(body=body, cookie=cookie))
-                results[name] = _wrk(f"{url}/en/individual", script, seconds)
+                results[name] = _wrk(f"{url}/en/{path}", script, seconds)
             finally:
                 proc.terminate()
                 proc.wait()
         stored = len(os.listdir(f"{tmp}/data/dropbox"))
-    bare = results["bare"][0]
     labels = {
         "bare": "bare Flask POST handler, gunicorn 2 workers",
         "server": "no-JS submission, sealed in server memory, fsynced",
         "browser": "browser-sealed submission (envelope checked, fsynced)",
+        "bare lookup": "bare Flask POST handler reading a code",
+        "lookup": "status lookup (same work for every code, message opened)",
     }
     rows = []
     for name, (rate, p50, p99) in results.items():
+        bare = results["bare lookup" if "lookup" in name else "bare"][0]
         rows.append((f"{labels[name]} (p50 {p50}, p99 {p99})", f"{rate:,.0f} req/s", f"{rate / bare:.2f}"))
     rows.append((f"items stored during the two intake runs: {stored:,}", "", ""))
     return rows

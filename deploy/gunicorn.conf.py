@@ -10,9 +10,15 @@ import time
 from gunicorn.glogging import Logger
 
 bind = os.environ.get("INTAKE_BIND", "127.0.0.1:8080")
+# Sync workers bound the work done at once to their number; the app divides its global rate
+# limits by the same INTAKE_WORKERS. Two per core: a submission spends most of its time in fsync.
 workers = int(os.environ.get("INTAKE_WORKERS", "2"))
 worker_class = "sync"
-timeout = 60  # Tor is slow; a sync worker waits this long for a request to finish
+timeout = 120  # Tor is slow, and a 50 MB upload over it takes a while
+graceful_timeout = 30
+max_requests = 10_000  # recycle workers now and then; jitter keeps them from restarting together
+max_requests_jitter = 1_000
+backlog = 64  # a short queue: under a flood, refuse early rather than hold connections for minutes
 limit_request_line = 4094
 limit_request_fields = 60
 limit_request_field_size = 8190

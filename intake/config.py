@@ -25,6 +25,11 @@ class Config:
     max_body_bytes: int
     max_attachments: int
     max_attachment_bytes: int
+    workers: int
+    submissions_per_minute: int
+    lookups_per_minute: int
+    quota_bytes: int
+    min_free_bytes: int
 
     @property
     def dropbox_dir(self) -> Path:
@@ -73,4 +78,9 @@ def from_environ(environ) -> Config:
         max_body_bytes=_int(environ, "INTAKE_MAX_BODY_BYTES", 512 * 1024, 128 * 1024, 64 * 2**20),
         max_attachments=_int(environ, "INTAKE_MAX_ATTACHMENTS", 5, 0, 20),
         max_attachment_bytes=_int(environ, "INTAKE_MAX_ATTACHMENT_MB", 50, 1, 200) * 1_000_000,
+        workers=_int(environ, "INTAKE_WORKERS", 2, 1, 64),
+        submissions_per_minute=_int(environ, "INTAKE_SUBMISSIONS_PER_MINUTE", 60, 1, 100_000),
+        lookups_per_minute=_int(environ, "INTAKE_LOOKUPS_PER_MINUTE", 300, 1, 1_000_000),
+        quota_bytes=_int(environ, "INTAKE_QUOTA_MB", 5_000, 1, 10_000_000) * 1_000_000,
+        min_free_bytes=_int(environ, "INTAKE_MIN_FREE_MB", 200, 0, 1_000_000) * 1_000_000,
     )

@@ -9,7 +9,7 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import crypto, i18n, refcode, returns, submission, uploads
+from . import crypto, i18n, item, refcode, returns, submission, uploads
 from .forms import EnvelopeForm, FeedbackForm, FollowupForm, StatusForm
 from .support_forms import IndividualForm, OrganisationForm
 
@@ -194,6 +194,28 @@ def upload_limits() -> dict:
     return {"count": cfg.max_attachments, "mb": cfg.max_attachment_bytes // 1_000_000}
 
 
+BUSY = _l(
+    "The site is very busy right now. Nothing was stored. Your answers are still here: please try again in a few minutes."
+)
+FULL = _l(
+    "Nothing was sent. The server cannot store requests at the moment. Your answers are still here: please try again later."
+)
+
+
+def stored_size(staged) -> int:
+    """What a request will take in the drop box: its item and its sealed streams."""
+    return item.ITEM_SIZE + sum(s.path.stat().st_size for s in staged)
+
+
+def admission(size: int) -> tuple[int, str] | None:
+    """Refuse a submission during a flood (429) or when storage is short (503); None to go ahead."""
+    if not services().submissions.allow():
+        return 429, str(BUSY)
+    if not services().storage.room_for(size):
+        return 503, str(FULL)
+    return None
+
+
 def upload_refusal(problem: str) -> tuple[int, str]:
     """The status and translated sentence for files that could not be taken."""
     limits = upload_limits()
@@ -266,9 +288,13 @@ def accept_envelope(form_class, template: str):
         if request.uploads.problem:
             status, message = upload_refusal(request.uploads.problem)
             return render_form(template, blank, status, envelope_error=message)
+        size = stored_size(staged)
+        if refusal := admission(size):
+            return render_form(template, blank, refusal[0], envelope_error=refusal[1])
         code = submission.accept(
             envelope, form_class.KIND, "browser", key, services().dropbox, services().statuses, staged
         )
+        services().storage.stored(size)
     except OSError:
         return render_form(template, blank, 503, store_failed=True)
     return render_template("receipt.html", code=refcode.display(code), form_kind=form_class.KIND)
@@ -292,9 +318,13 @@ def sealed_form_page(form_class, template: str):
         )
     try:
         staged = files.finish(uploads.FIELD) if getattr(form, "ATTACHMENTS", False) else []
+        size = stored_size(staged)
+        if refusal := admission(size):
+            return render_form(template, form, refusal[0], busy=refusal[1])
         code = submission.accept_plaintext(
             form.payload(g.lang), services().public_key, services().dropbox, services().statuses, staged
         )
+        services().storage.stored(size)
     except OSError:
         # The disk is full or failing: nothing was accepted, so say so and keep what they typed.
         return render_form(template, form, 503, store_failed=True)
@@ -359,6 +389,9 @@ def status():
         return render_template("status.html", form=form)
     if not form.validate_on_submit():
         return render_template("status.html", form=form), 403 if form.csrf_token.errors else 400
+    if not services().lookups.allow():
+        form.reference_code.data = ""
+        return render_template("status.html", form=form, busy=True), 429
     code, found, message = lookup(form.reference_code.data)
     form.reference_code.data = ""  # the code is not shown back under the answer
     if found is None:

@@ -15,7 +15,7 @@ from flask_babel import Babel
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from . import config, i18n, keyfiles, security
+from . import config, i18n, keyfiles, limits, security
 from .dropbox import DropBox
 from .fsutil import write_atomic
 from .status import StatusStore
@@ -75,6 +75,11 @@ class Services:
         self.statuses = StatusStore(cfg.status_dir)
         self._public_key = None
         self.integrity = _integrity(STATIC)
+        # Each worker takes its share of the global rates (docs/security.md, "Floods").
+        share = max(1, cfg.workers)
+        self.submissions = limits.TokenBucket.per_minute(cfg.submissions_per_minute / share)
+        self.lookups = limits.TokenBucket.per_minute(cfg.lookups_per_minute / share)
+        self.storage = limits.Storage(cfg.dropbox_dir, cfg.quota_bytes, cfg.min_free_bytes)
 
     @property
     def public_key(self):
