@@ -31,13 +31,6 @@ def nonce(counter: int, last: bool) -> bytes:
     return bytes(15) + counter.to_bytes(8, "big") + (b"\x01" if last else b"\x00")
 
 
-def sealed_size(length: int) -> int:
-    """The size of the stream that carries `length` bytes of file."""
-    padded = padme(length)
-    chunks = max(1, -(-padded // CHUNK))
-    return padded + TAG * chunks
-
-
 class Sealer:
     """Seal a file as it arrives, holding at most two chunks in memory (Werkzeug writes into it)."""
 

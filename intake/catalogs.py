@@ -11,7 +11,7 @@ from .i18n import LANGUAGES
 
 DIR = ROOT / "translations"
 POT = DIR / "messages.pot"
-KEYWORDS = ["-k", "_l", "-k", "N_"]
+KEYWORDS = ["-k", "_l"]
 
 
 def _pybabel(*args: str) -> None:

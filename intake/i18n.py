@@ -14,8 +14,3 @@ DEFAULT = "en"
 def direction(lang: str) -> str:
     """Return "rtl" or "ltr" for a language code."""
     return LANGUAGES.get(lang, LANGUAGES[DEFAULT])[1]
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction where it is translated later (gettext's no-op marker)."""
-    return message

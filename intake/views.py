@@ -1,17 +1,17 @@
 """The defender's pages. Thin: forms validate, submission.py seals and stores, templates render."""
 
-import base64
 import datetime
-import json
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import crypto, i18n, item, refcode, returns, submission, uploads
-from .forms import EnvelopeForm, FeedbackForm, FollowupForm, StatusForm
+from . import i18n, refcode, returns
+from .accepting import seal_context, sealed_form_page, upload_limits
+from .forms import FeedbackForm, FollowupForm, StatusForm
 from .support_forms import IndividualForm, OrganisationForm
+from .web import services
 
 bp = Blueprint("site", __name__, url_prefix="/<lang>")
 
@@ -107,11 +107,6 @@ def page_context():
     }
 
 
-def services():
-    """The app's stores and key (web.Services)."""
-    return current_app.extensions["intake"]
-
-
 @bp.url_value_preprocessor
 def take_language(endpoint, values):
     """Every page's language comes from its URL prefix."""
@@ -143,192 +138,6 @@ def landing():
 def other_support():
     """Other sources of support, from the source documents."""
     return render_template("other_support.html")
-
-
-def seal_context(form) -> dict:
-    """What seal.js needs on the form: key, kind, rules, look-alikes, messages in this language."""
-    key = services().public_key
-    limits = upload_limits()
-    messages = {
-        "tooMany": _("Please attach at most %(count)d files. Nothing was stored.", count=limits["count"]),
-        "tooLarge": _(
-            "Your files are too large together: at most %(mb)d MB in total. Nothing was stored.",
-            mb=limits["mb"],
-        ),
-        "sealing": _("Encrypting… This can take a minute for large files."),
-        "required": _("Please answer this question."),
-        "choose": _("Please choose at least one."),
-        "choice": _("Please choose one of the options."),
-        "tooLong": _("Please shorten this to %(max)d characters or fewer."),
-        "number": _("Please write a whole number, for example 3000."),
-        "refcode": _("This reference code is not valid. Please check it, or leave the field empty."),
-        "summary": _("Please check these answers"),
-        "failedTitle": _("Your browser could not encrypt this request"),
-        "failed": _(
-            "Nothing was sent. You can try again, or let the server encrypt it: your answers then travel to the server over this connection and are encrypted there the moment they arrive."
-        ),
-        "fallback": _("Send it to be encrypted on the server"),
-    }
-    return {
-        "max_files": limits["count"],
-        "max_bytes": services().config.max_attachment_bytes,
-        "public_key": bytes(key).hex(),
-        "key_id": crypto.key_id(bytes(key)).hex(),
-        "kind": form.KIND,
-        "rules": json.dumps(form.rules(), ensure_ascii=False),
-        "lookalikes": json.dumps(refcode.LOOKALIKES, ensure_ascii=False),
-        "messages": json.dumps(messages, ensure_ascii=False),
-    }
-
-
-def render_form(template, form, status=200, **context):
-    """A sealed form's page, with what the browser needs to seal it."""
-    return render_template(
-        template, form=form, seal=seal_context(form), limits=upload_limits(), **context
-    ), status
-
-
-def upload_limits() -> dict:
-    """How many files, and how many MB in all, a request may carry (stated on the form)."""
-    cfg = services().config
-    return {"count": cfg.max_attachments, "mb": cfg.max_attachment_bytes // 1_000_000}
-
-
-BUSY = _l(
-    "The site is very busy right now. Nothing was stored. Your answers are still here: please try again in a few minutes."
-)
-FULL = _l(
-    "Nothing was sent. The server cannot store requests at the moment. Your answers are still here: please try again later."
-)
-
-
-def stored_size(staged) -> int:
-    """What a request will take in the drop box: its item and its sealed streams."""
-    return item.ITEM_SIZE + sum(s.path.stat().st_size for s in staged)
-
-
-def admission(size: int) -> tuple[int, str] | None:
-    """Refuse a submission during a flood (429) or when storage is short (503); None to go ahead."""
-    if not services().submissions.allow():
-        return 429, str(BUSY)
-    if not services().storage.room_for(size):
-        return 503, str(FULL)
-    return None
-
-
-def upload_refusal(problem: str) -> tuple[int, str]:
-    """The status and translated sentence for files that could not be taken."""
-    limits = upload_limits()
-    if problem == "too_many":
-        return 413, _("Please attach at most %(count)d files. Nothing was stored.", count=limits["count"])
-    if problem == "too_large":
-        return 413, _(
-            "Your files are too large together: at most %(mb)d MB in total. Nothing was stored.",
-            mb=limits["mb"],
-        )
-    if problem == "malformed":
-        return 400, _(
-            "The encrypted request was damaged on the way. Nothing was stored. Go back in your browser and send again."
-        )
-    return 503, _(
-        "Nothing was sent. The server cannot store requests at the moment. Your answers are still here: please try again later."
-    )
-
-
-def accept_envelope(form_class, template: str):
-    """A request the browser sealed: accept it only alone, well formed, for the current key."""
-    blank = form_class(formdata=None)
-    form = EnvelopeForm()
-    if set(request.form) - {"csrf_token", "envelope"} or set(request.files) - {uploads.SEALED_FIELD}:
-        # Plaintext beside an envelope means the page's script was bypassed or broken.
-        return render_form(
-            template,
-            blank,
-            400,
-            envelope_error=_(
-                "The request carried both encrypted and unencrypted answers, so it was refused. Nothing was stored."
-            ),
-        )
-    if not form.validate_on_submit():
-        return render_form(
-            template,
-            blank,
-            403,
-            envelope_error=_(
-                "For your safety the form had expired. Nothing was stored. Go back in your browser: your answers may still be there. Copy them, reload the page and send again."
-            ),
-        )
-    key = services().public_key
-    try:
-        data = form.envelope.data or ""
-        envelope = base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_", validate=True)
-        stale = crypto.envelope_key_id(envelope, crypto.KIND_BODY) != crypto.key_id(bytes(key))
-    except (ValueError, crypto.FormatError):
-        envelope, stale = None, False
-    if stale:
-        return render_form(
-            template,
-            blank,
-            400,
-            envelope_error=_(
-                "The site's key changed after you opened this page. Nothing was stored. Go back in your browser, copy your answers, reload the page and send again."
-            ),
-        )
-    if envelope is None:
-        return render_form(
-            template,
-            blank,
-            400,
-            envelope_error=_(
-                "The encrypted request was damaged on the way. Nothing was stored. Go back in your browser and send again."
-            ),
-        )
-    try:
-        staged = request.uploads.finish(uploads.SEALED_FIELD)
-        if request.uploads.problem:
-            status, message = upload_refusal(request.uploads.problem)
-            return render_form(template, blank, status, envelope_error=message)
-        size = stored_size(staged)
-        if refusal := admission(size):
-            return render_form(template, blank, refusal[0], envelope_error=refusal[1])
-        code = submission.accept(
-            envelope, form_class.KIND, "browser", key, services().dropbox, services().statuses, staged
-        )
-        services().storage.stored(size)
-    except OSError:
-        return render_form(template, blank, 503, store_failed=True)
-    return render_template("receipt.html", code=refcode.display(code), form_kind=form_class.KIND)
-
-
-def sealed_form_page(form_class, template: str):
-    """Show a form; on a valid POST seal it, store it, and only then show the code."""
-    if request.method == "POST" and "envelope" in request.form:
-        return accept_envelope(form_class, template)
-    form = form_class()
-    if request.method == "GET":
-        return render_form(template, form)
-    files = request.uploads  # parsing the form has sealed every file part into staging already
-    if files.problem:
-        status, message = upload_refusal(files.problem)
-        return render_form(template, form, status, upload_error=message)
-    if not form.validate_on_submit():
-        # Everything typed comes back, with the errors; an expired token is a 403 but loses nothing.
-        return render_form(
-            template, form, 403 if form.csrf_token.errors else 400, files_dropped=bool(files.parts)
-        )
-    try:
-        staged = files.finish(uploads.FIELD) if getattr(form, "ATTACHMENTS", False) else []
-        size = stored_size(staged)
-        if refusal := admission(size):
-            return render_form(template, form, refusal[0], busy=refusal[1])
-        code = submission.accept_plaintext(
-            form.payload(g.lang), services().public_key, services().dropbox, services().statuses, staged
-        )
-        services().storage.stored(size)
-    except OSError:
-        # The disk is full or failing: nothing was accepted, so say so and keep what they typed.
-        return render_form(template, form, 503, store_failed=True)
-    return render_template("receipt.html", code=refcode.display(code), form_kind=form.KIND)
 
 
 @bp.route("/individual", methods=["GET", "POST"])

@@ -104,6 +104,11 @@ def _integrity(static: Path) -> dict[str, str]:
     }
 
 
+def services() -> Services:
+    """The running app's stores, limits and key."""
+    return current_app.extensions["intake"]
+
+
 def _secret_key(cfg: config.Config) -> str:
     """INTAKE_SECRET_KEY, else one made once per data folder, so every worker signs alike."""
     if cfg.secret_key:
