@@ -18,6 +18,9 @@ from intake import crypto, item, keyfiles
 from intake.offline.keyring import Generation
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.conftest import csrf_token, filled  # noqa: E402 (the tests' answers and token parser)
+
 BIN = Path(sys.executable).parent
 LUA = """wrk.method = "POST"
 wrk.body = io.open("{body}"):read("*a")
@@ -52,15 +55,10 @@ def _serve(app: str, env: dict, port: int) -> subprocess.Popen:
 
 def _code(url: str) -> str:
     """Submit one request as a browser would, for a reference code to look up."""
-    import sys
-
-    sys.path.insert(0, str(ROOT))
-    from tests.conftest import filled
-
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(f"{url}/en/feedback").read().decode()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     body = urllib.parse.urlencode({**filled("feedback", "bench"), "csrf_token": token}).encode()
     receipt = opener.open(f"{url}/en/feedback", data=body).read().decode()
     return re.search(r'<bdi dir="ltr">([0-9A-Z-]{23})</bdi>', receipt).group(1)
@@ -83,7 +81,7 @@ def _session(url: str) -> tuple[str, str]:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(f"{url}/en/individual").read().decode()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     return "; ".join(f"{c.name}={c.value}" for c in jar), token
 
 
@@ -91,9 +89,6 @@ def run(seconds: int) -> list[tuple[str, str, str]]:
     """Return table rows: bare handler, server-sealed and browser-sealed submissions."""
     if not shutil.which("wrk"):
         raise SystemExit("bench needs wrk: apt-get install wrk")
-    sys.path.insert(0, str(ROOT))
-    from tests.conftest import filled
-
     with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
         generation = Generation.new()
         keyfiles.write_public_keys(Path(tmp) / "keys", generation.box.public_key, generation.sign.verify_key)

@@ -3,7 +3,6 @@
 import http.client
 import os
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from intake import keyfiles
 from intake.offline.keyring import Generation
 
-from .submit import ROOT, _port, _serve, _session
+from .submit import _port, _serve, _session, filled
 
 SIZE = 50_000_000
 ROUNDS = 3
@@ -64,9 +63,6 @@ def _post(port: int, body: Path, length: int, boundary: str, cookie: str) -> int
 
 def run(rounds: int = ROUNDS) -> list[tuple[str, str, str]]:
     """Return table rows: MB/s and peak worker growth for the bare handler and for intake."""
-    sys.path.insert(0, str(ROOT))
-    from tests.conftest import filled
-
     with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
         generation = Generation.new()
         keyfiles.write_public_keys(Path(tmp) / "keys", generation.box.public_key, generation.sign.verify_key)

@@ -11,6 +11,8 @@ from . import crypto, item, refcode, submission, uploads
 from .forms import EnvelopeForm
 from .web import services
 
+LOOKALIKES_JSON = json.dumps(refcode.LOOKALIKES, ensure_ascii=False)  # a constant: encoded once
+
 
 def seal_context(form) -> dict:
     """What seal.js needs on the form: key, kind, rules, look-alikes, messages in this language."""
@@ -43,7 +45,7 @@ def seal_context(form) -> dict:
         "key_id": crypto.key_id(bytes(key)).hex(),
         "kind": form.KIND,
         "rules": json.dumps(form.rules(), ensure_ascii=False),
-        "lookalikes": json.dumps(refcode.LOOKALIKES, ensure_ascii=False),
+        "lookalikes": LOOKALIKES_JSON,
         "messages": json.dumps(messages, ensure_ascii=False),
     }
 

@@ -122,6 +122,7 @@ class IndividualForm(RequestForm):
     """Support for a person at risk."""
 
     KIND = "individual"
+    TITLE = _l("Ask for support for a person at risk")
     SECTIONS = [
         (_l("How urgent is it?"), ["urgency"]),
         (SENDER_SECTION, ["on_behalf", "sender_relation", "defender_aware"]),
@@ -241,6 +242,7 @@ class OrganisationForm(RequestForm):
     """Support for an organisation at risk."""
 
     KIND = "organisation"
+    TITLE = _l("Ask for support for an organisation at risk")
     SECTIONS = [
         (_l("How urgent is it?"), ["urgency"]),
         (SENDER_SECTION, ["on_behalf", "sender_relation"]),

@@ -143,13 +143,13 @@ def other_support():
 @bp.route("/individual", methods=["GET", "POST"])
 def individual():
     """Ask for support for a person at risk."""
-    return sealed_form_page(IndividualForm, "individual.html")
+    return sealed_form_page(IndividualForm, "request_form.html")
 
 
 @bp.route("/organisation", methods=["GET", "POST"])
 def organisation():
     """Ask for support for an organisation at risk."""
-    return sealed_form_page(OrganisationForm, "organisation.html")
+    return sealed_form_page(OrganisationForm, "request_form.html")
 
 
 @bp.route("/feedback", methods=["GET", "POST"])

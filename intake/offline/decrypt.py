@@ -138,13 +138,12 @@ class _Pending:
             meta = self.announced[number - 1]
             self.files.append({**_listed(meta), "file": None, "problem": "missing from the bundle"})
             reasons.append(f"attachment {number} is missing from the bundle")
-        if self.announced and not self.exists:
-            self.request["attachments"] = self.files
-        elif self.announced:
-            self.request["attachments"] = json.loads(self._existing())["attachments"]
+        existing = self._existing() if self.exists else None
+        if self.announced:
+            self.request["attachments"] = json.loads(existing)["attachments"] if existing else self.files
         data = _request_bytes(self.request)
         if self.exists:
-            if self._existing() != data:
+            if existing != data:
                 return None, ["an earlier, different request has the same id; kept the earlier one"]
             report.unchanged += 1
             return self.request, reasons
