@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 
 .PHONY: run test bench clean system-deps
 
-# Demo keys are made on the first run only, with a loud warning (intake demo-keys).
+# Demo keys are made on the first run only, with a loud warning (intake demo-keys); `intake
+# serve` is the production server, as the systemd unit runs it (docs/operator.md).
 run: $(VENV)/.installed
 	$(BIN)/intake translations compile
 	$(BIN)/intake demo-keys
-	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
+	$(BIN)/intake serve
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,13 +18,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# The browser tests need Debian's Chromium and Node. Installed here when missing (as root),
-# otherwise make stops with what to install: tests never skip silently.
+# The browser tests need Debian's Chromium and Node, the deployment tests the system's Python
+# with venv and systemd-analyze. Installed here when missing (as root), otherwise make stops
+# with what to install: tests never skip silently.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v node >/dev/null || missing="$$missing nodejs npm"; \
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $$missing; \
 	  else echo "make test needs:$$missing (sudo apt-get install$$missing)" >&2; exit 1; fi; \

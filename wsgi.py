@@ -1,4 +1,5 @@
-"""The WSGI entry point: gunicorn 'wsgi:app' (deploy/gunicorn.conf.py)."""
+"""The WSGI entry point, for a server of your own choosing. The service runs with `intake serve`
+(docs/operator.md), which brings the settings the tests prove; prefer it."""
 
 from intake import create_app
 

@@ -41,8 +41,11 @@ def _serve(app: str, env: dict, port: int) -> subprocess.Popen:
         "INTAKE_BIND": f"127.0.0.1:{port}",
         "INTAKE_ACCESS_LOG": os.environ.get("BENCH_ACCESS_LOG", os.devnull),
     }
-    proc = subprocess.Popen([BIN / "gunicorn", "-c", ROOT / "deploy" / "gunicorn.conf.py", app],
-                            cwd=ROOT, env=env, stderr=subprocess.DEVNULL)  # fmt: skip
+    # Both on the same server settings: `intake serve`, or its gunicorn serving the bare app.
+    command = (
+        [BIN / "intake", "serve"] if app == "intake" else [sys.executable, ROOT / "bench" / "serve_bare.py"]
+    )
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -93,7 +96,7 @@ def run(seconds: int) -> list[tuple[str, str, str]]:
         generation = Generation.new()
         keyfiles.write_public_keys(Path(tmp) / "keys", generation.box.public_key, generation.sign.verify_key)
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
-        env |= {"INTAKE_DATA_DIR": f"{tmp}/data", "INTAKE_KEYS_DIR": f"{tmp}/keys",
+        env |= {"INTAKE_CONFIG": os.devnull, "INTAKE_DATA_DIR": f"{tmp}/data", "INTAKE_KEYS_DIR": f"{tmp}/keys",
                 # Throughput, not flood control, is measured here.
                 "INTAKE_SUBMISSIONS_PER_MINUTE": "100000", "INTAKE_LOOKUPS_PER_MINUTE": "1000000",
                 "INTAKE_MIN_FREE_MB": "0", "INTAKE_QUOTA_MB": "100000"}  # fmt: skip
@@ -104,11 +107,11 @@ def run(seconds: int) -> list[tuple[str, str, str]]:
         sealed = {"envelope": base64.urlsafe_b64encode(envelope).decode().rstrip("=")}
         results = {}
         runs = (
-            ("bare", "bench.bare_app:app", answers, "individual"),
-            ("server", "wsgi:app", answers, "individual"),
-            ("browser", "wsgi:app", sealed, "individual"),
-            ("bare lookup", "bench.bare_app:app", {"reference_code": "X" * 23}, "status"),
-            ("lookup", "wsgi:app", None, "status"),
+            ("bare", "bare", answers, "individual"),
+            ("server", "intake", answers, "individual"),
+            ("browser", "intake", sealed, "individual"),
+            ("bare lookup", "bare", {"reference_code": "X" * 23}, "status"),
+            ("lookup", "intake", None, "status"),
         )
         for name, app, fields, path in runs:
             port = _port()
@@ -128,7 +131,7 @@ def run(seconds: int) -> list[tuple[str, str, str]]:
                 proc.wait()
         stored = len(os.listdir(f"{tmp}/data/dropbox"))
     labels = {
-        "bare": "bare Flask POST handler, gunicorn 2 workers",
+        "bare": "bare Flask POST handler, same server settings",
         "server": "no-JS submission, sealed in server memory, fsynced",
         "browser": "browser-sealed submission (envelope checked, fsynced)",
         "bare lookup": "bare Flask POST handler reading a code",

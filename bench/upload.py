@@ -72,10 +72,10 @@ def run(rounds: int = ROUNDS) -> list[tuple[str, str, str]]:
                 f.write(os.urandom(2**20))
             f.write(os.urandom(SIZE % 2**20))
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
-        env |= {"INTAKE_DATA_DIR": f"{tmp}/data", "INTAKE_KEYS_DIR": f"{tmp}/keys", "INTAKE_WORKERS": "1",
+        env |= {"INTAKE_CONFIG": os.devnull, "INTAKE_DATA_DIR": f"{tmp}/data", "INTAKE_KEYS_DIR": f"{tmp}/keys", "INTAKE_WORKERS": "1",
                 "TMPDIR": tmp}  # fmt: skip
         rows = {}
-        for name, app in (("bare", "bench.bare_app:app"), ("intake", "wsgi:app")):
+        for name, app in (("bare", "bare"), ("intake", "intake")):
             port = _port()
             proc = _serve(app, env, port)
             try:

@@ -76,11 +76,11 @@ def stored_size(staged) -> int:
     return item.ITEM_SIZE + sum(s.path.stat().st_size for s in staged)
 
 
-def admission(size: int) -> tuple[int, str] | None:
+def admission(size: int, with_files: bool) -> tuple[int, str] | None:
     """Refuse a submission during a flood (429) or when storage is short (503); None to go ahead."""
     if not services().submissions.allow():
         return 429, str(BUSY)
-    if not services().storage.room_for(size):
+    if not services().storage.room_for(size, with_files):
         return 503, str(FULL)
     return None
 
@@ -158,7 +158,7 @@ def accept_envelope(form_class, template: str):
             status, message = upload_refusal(request.uploads.problem)
             return render_form(template, blank, status, envelope_error=message)
         size = stored_size(staged)
-        if refusal := admission(size):
+        if refusal := admission(size, bool(staged)):
             return render_form(template, blank, refusal[0], envelope_error=refusal[1])
         code = submission.accept(
             envelope, form_class.KIND, "browser", key, services().dropbox, services().statuses, staged
@@ -188,7 +188,7 @@ def sealed_form_page(form_class, template: str):
     try:
         staged = files.finish(uploads.FIELD) if getattr(form, "ATTACHMENTS", False) else []
         size = stored_size(staged)
-        if refusal := admission(size):
+        if refusal := admission(size, bool(staged)):
             return render_form(template, form, refusal[0], refusal=refusal[1])
         code = submission.accept_plaintext(
             form.payload(g.lang), services().public_key, services().dropbox, services().statuses, staged

@@ -1,16 +1,27 @@
-"""`intake`: the operator's command on the server (docs/operator.md)."""
+"""`intake`: the operator's command on the server (docs/operator.md).
+
+Every command reads the same settings as the service (config.load), refuses a data folder the
+service never set up, and does its work in the data folder as the folder's owner
+(privileges.as_owner), so a root shell cannot leave files the service cannot read.
+"""
 
 import argparse
+import datetime
 import os
 import secrets
 import sys
 from pathlib import Path
 
-from . import bundle, config, crypto, keyfiles
+from . import bundle, config, crypto, datafolder, keyfiles
 from .dropbox import DropBox
 from .fsutil import fsync_dir
+from .privileges import as_owner, owner_name
 
-EXIT_OK, EXIT_ERROR = 0, 2
+EXIT_OK, EXIT_ATTENTION, EXIT_ERROR = 0, 1, 2
+
+
+class Refused(Exception):
+    """The command cannot do what was asked; one line says why, and nothing was changed."""
 
 
 def _entries(dropbox: DropBox):
@@ -23,15 +34,15 @@ def _entries(dropbox: DropBox):
 
 def cmd_export(cfg: config.Config, args) -> int:
     """Write every item still in the drop box into one bundle; delete nothing."""
+    datafolder.require(cfg.data_dir, cfg.source)
     out = Path(args.out).resolve()
     if out.exists() and not args.force:
-        print(f"intake: {out} exists; choose another name or pass --force", file=sys.stderr)
-        return EXIT_ERROR
-    dropbox = DropBox(cfg.dropbox_dir)
+        raise Refused(f"{out} exists; choose another name or pass --force")
     tmp = out.with_name(f".{out.name}.tmp-{secrets.token_hex(4)}")
     try:
-        with open(tmp, "xb") as f:
-            count = bundle.write(f, _entries(dropbox))
+        with open(tmp, "xb") as f:  # the operator's file, made as the operator
+            with as_owner(cfg.data_dir):
+                count = bundle.write(f, _entries(DropBox(cfg.dropbox_dir)))
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
@@ -39,59 +50,86 @@ def cmd_export(cfg: config.Config, args) -> int:
         fsync_dir(out.parent)
     finally:
         tmp.unlink(missing_ok=True)
-    print(f"exported {count} entries (requests and their attachments) to {out}")
+    print(f"exported {count} entries (requests and their attachments) from {cfg.data_dir} to {out}")
     print("Nothing was deleted: items leave the server only when the secretariat's return bundle says so.")
     return EXIT_OK
 
 
 def cmd_import(cfg: config.Config, args) -> int:
     """Apply the secretariat's return bundle: statuses, then deletion of acknowledged items."""
-    from . import importer
-    from .returns import ReturnError
+    from . import importer, returns
     from .status import StatusStore
 
-    try:
-        verify_key = keyfiles.read_signing_key(cfg.keys_dir)
-    except keyfiles.KeyFileError as e:
-        print(f"intake: refused: {e}; nothing was changed", file=sys.stderr)
-        return EXIT_ERROR
-    data = Path(args.bundle).read_bytes()
-    dropbox, statuses = DropBox(cfg.dropbox_dir), StatusStore(cfg.status_dir)
-    try:
-        if importer.finish_pending(verify_key, cfg.data_dir, dropbox, statuses):
-            print("completed an import that had been interrupted")
-        bundle, deleted = importer.import_bundle(data, verify_key, cfg.data_dir, dropbox, statuses)
-    except ReturnError as e:
-        print(f"intake: refused: {e}; nothing was changed", file=sys.stderr)
-        return EXIT_ERROR
-    print(f"applied return bundle {bundle.sequence}: {len(bundle.updates)} status updates, "
-          f"{deleted} acknowledged items deleted ({len(bundle.acks) - deleted} were already gone)")  # fmt: skip
+    datafolder.require(cfg.data_dir, cfg.source)
+    with open(args.bundle, "rb") as f:  # the operator's file, read as the operator
+        if os.fstat(f.fileno()).st_size > returns.MAX_BUNDLE_SIZE:
+            raise Refused(f"{args.bundle} is far larger than any return bundle; nothing was changed")
+        data = f.read()
+    with as_owner(cfg.data_dir):
+        try:
+            verify_key = keyfiles.read_signing_key(cfg.keys_dir)
+        except keyfiles.KeyFileError as e:
+            raise Refused(f"{e}; nothing was changed") from None
+        dropbox, statuses = DropBox(cfg.dropbox_dir), StatusStore(cfg.status_dir)
+        try:
+            if importer.finish_pending(verify_key, cfg.data_dir, dropbox, statuses):
+                print("completed an import that had been interrupted")
+            applied, deleted = importer.import_bundle(data, verify_key, cfg.data_dir, dropbox, statuses)
+        except returns.ReturnError as e:
+            raise Refused(f"{e}; nothing was changed") from None
+    print(f"applied return bundle {applied.sequence} to {cfg.data_dir}: {len(applied.updates)} status updates, "
+          f"{deleted} acknowledged items deleted ({len(applied.acks) - deleted} were already gone)")  # fmt: skip
     return EXIT_OK
 
 
-def cmd_check(cfg: config.Config, args) -> int:
-    """Say whether the service can accept requests, and print the key fingerprints to compare."""
-    ok = True
-    for label, read in (("submission", keyfiles.read_submission_key), ("signing", keyfiles.read_signing_key)):
+def _waiting(dropbox: DropBox) -> tuple[int, str | None]:
+    """How many requests wait for export, and the day the oldest arrived (nothing more)."""
+    days = []
+    for item_id in dropbox.item_ids():
         try:
-            key = read(cfg.keys_dir)
-        except keyfiles.KeyFileError as e:
-            print(f"{label} key: MISSING OR BAD: {e}")
-            ok = False
-        else:
-            print(f"{label} key fingerprint: {crypto.fingerprint(bytes(key))}")
-    print(f"drop box: {cfg.dropbox_dir} ({len(DropBox(cfg.dropbox_dir).item_ids())} items waiting)")
+            mtime = dropbox.item_path(item_id).stat().st_mtime
+        except FileNotFoundError:
+            continue
+        days.append(datetime.datetime.fromtimestamp(mtime, datetime.UTC).date().isoformat())
+    return len(days), min(days, default=None)
+
+
+def cmd_check(cfg: config.Config, args) -> int:
+    """Say whether the service can accept requests, with what the service account itself can read."""
+    from . import importer
+
+    datafolder.require(cfg.data_dir, cfg.source)
+    ok, demo = True, False
+    print(f"settings: {cfg.source or 'INTAKE_* variables and defaults (no settings file)'}")
+    print(f"data folder: {cfg.data_dir} (service account: {owner_name(cfg.data_dir)})")
+    with as_owner(cfg.data_dir):  # what the service account can read, not what root can
+        for label, read in (
+            ("submission", keyfiles.read_submission_key),
+            ("signing", keyfiles.read_signing_key),
+        ):
+            try:
+                key = read(cfg.keys_dir)
+            except keyfiles.KeyFileError as e:
+                print(f"{label} key: NOT USABLE BY THE SERVICE ACCOUNT: {e}")
+                ok = False
+            else:
+                print(f"{label} key fingerprint: {crypto.fingerprint(bytes(key))}")
+                demo = demo or (label == "submission" and keyfiles.is_demo(cfg.keys_dir, key))
+        count, oldest = _waiting(DropBox(cfg.dropbox_dir))
+        last = importer.last_sequence(cfg.data_dir)
+    print(f"waiting for export: {count} requests" + (f", the oldest from {oldest}" if oldest else ""))
+    print(f"last return bundle applied: {last or 'none yet'}")
+    if demo:
+        print(keyfiles.DEMO_BANNER)
     print("ready" if ok else "NOT READY: the site shows its offline page until the keys are in place")
-    return EXIT_OK if ok else EXIT_ERROR
-
-
-BANNER = """
-########################################################################################
-#  DEMO KEYS. NOT FOR REAL REQUESTS.                                                    #
-#  Their secret keyring and its passphrase are on this server, so anyone who gets this  #
-#  machine can read every request. Make real keys on an air-gapped machine:             #
-#  docs/secretariat.md, then docs/operator.md ("Install the secretariat's keys").      #
-########################################################################################"""
+    if not ok:
+        return EXIT_ERROR
+    if args.max_wait_days is not None and oldest is not None:
+        waited = (datetime.datetime.now(datetime.UTC).date() - datetime.date.fromisoformat(oldest)).days
+        if waited > args.max_wait_days:
+            print(f"ATTENTION: a request has waited {waited} days for export")
+            return EXIT_ATTENTION
+    return EXIT_OK
 
 
 def cmd_demo_keys(cfg: config.Config, args) -> int:
@@ -108,11 +146,19 @@ def cmd_demo_keys(cfg: config.Config, args) -> int:
     (demo / "passphrase.txt").write_text(passphrase + "\n", encoding="ascii")
     os.chmod(demo / "passphrase.txt", 0o600)
     keyfiles.write_public_keys(cfg.keys_dir, generation.box.public_key, generation.sign.verify_key)
-    print(BANNER, file=sys.stderr)
+    keyfiles.mark_demo(cfg.keys_dir, generation.box.public_key)
+    print(keyfiles.DEMO_BANNER, file=sys.stderr)
     print(f"demo keyring:    {demo / 'secretariat.keyring'}", file=sys.stderr)
     print(f"its passphrase:  {demo / 'passphrase.txt'}", file=sys.stderr)
     print(f"public keys in:  {cfg.keys_dir}\n", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_serve(cfg: config.Config, args) -> int:
+    """Run the service: gunicorn with the shipped settings, as the data folder's owner."""
+    from .serve import serve
+
+    return serve(cfg)
 
 
 def cmd_translations(cfg: config.Config, args) -> int:
@@ -129,12 +175,16 @@ def cmd_translations(cfg: config.Config, args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The operator's command line; settings come from INTAKE_* variables, as for the service."""
+    """The operator's command line; settings come from the settings file and INTAKE_* variables."""
     parser = argparse.ArgumentParser(
         prog="intake",
-        description="Operate the intake server. Settings come from INTAKE_* environment variables.",
+        description="Operate the intake server. Settings come from the file INTAKE_CONFIG names "
+        f"(else {config.DEFAULT_CONFIG}, when it exists), then INTAKE_* environment variables.",
+        epilog="Exit status: 0 done, 1 done but needs attention (check), 2 refused or failed.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("serve", help="run the service (INTAKE_BIND, default 127.0.0.1:8080)")
+    p.set_defaults(func=cmd_serve)
     p = sub.add_parser("export", help="write the drop box into a bundle for the air-gapped machine")
     p.add_argument("--out", required=True, metavar="FILE", help="the bundle file to write")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
@@ -142,7 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="apply a return bundle from the secretariat (statuses, deletions)")
     p.add_argument("bundle", metavar="RETURN", help="the file written by `intake-offline reply`")
     p.set_defaults(func=cmd_import)
-    p = sub.add_parser("check", help="check the keys and print their fingerprints")
+    p = sub.add_parser(
+        "check", help="check the keys as the service account reads them; count waiting requests"
+    )
+    p.add_argument("--max-wait-days", type=int, metavar="DAYS",
+                   help="exit 1 when a request has waited longer than DAYS for export (for cron)")  # fmt: skip
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("demo-keys", help="make demo keys if there are none (never in production)")
     p.add_argument("--demo-dir", default=str(config.ROOT / "instance" / "demo-secretariat"), metavar="DIR")
@@ -157,10 +211,11 @@ def main(argv=None) -> int:
     """Run the command; errors are one line, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
-        cfg = config.from_environ(os.environ)
-        return args.func(cfg, args)
+        return args.func(config.load(os.environ), args)
     except config.ConfigError as e:
         print(f"intake: configuration: {e}", file=sys.stderr)
+    except (Refused, datafolder.DataFolderError) as e:
+        print(f"intake: {e}", file=sys.stderr)
     except OSError as e:
         print(f"intake: {e.filename or ''}: {e.strerror}", file=sys.stderr)
     return EXIT_ERROR

@@ -19,7 +19,7 @@ class DropBox:
     def __init__(self, root: Path):
         self.root = Path(root)
 
-    def _path(self, item_id: bytes) -> Path:
+    def item_path(self, item_id: bytes) -> Path:
         path = self.root / f"{item_id.hex()}.item"
         if not _NAME.match(path.name) or path.parent != self.root:
             raise ValueError("not a drop-box item id")
@@ -43,7 +43,7 @@ class DropBox:
         item_id = secrets.token_bytes(16)
         for number, path in enumerate(staged, start=1):
             os.replace(path, self.root / f"{item_id.hex()}-{number}.att")
-        write_atomic(self._path(item_id), data, mode=0o600, replace=False)
+        write_atomic(self.item_path(item_id), data, mode=0o600, replace=False)
         return item_id
 
     def item_ids(self) -> list[bytes]:
@@ -54,7 +54,7 @@ class DropBox:
 
     def read_item(self, item_id: bytes) -> bytes:
         """Read one item."""
-        return self._path(item_id).read_bytes()
+        return self.item_path(item_id).read_bytes()
 
     def items(self) -> Iterator[tuple[bytes, bytes, list[Path]]]:
         """Yield (id, data, attachment paths) for every item still there when its turn comes."""
@@ -66,7 +66,7 @@ class DropBox:
 
     def delete_item(self, item_id: bytes) -> None:
         """Overwrite an item and its attachments with zeros, then unlink them (once acknowledged)."""
-        for path in [self._path(item_id), *self.attachment_paths(item_id)]:
+        for path in [self.item_path(item_id), *self.attachment_paths(item_id)]:
             _overwrite(path)
             path.unlink()
         fsync_dir(self.root)

@@ -1,36 +1,89 @@
 """Public key files: the only key material the server ever holds (keys/README.md)."""
 
+import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
+from . import crypto
 from .fsutil import write_atomic
 
 SUBMISSION_FILE = "submission.pub"
 SIGNING_FILE = "signing.pub"
+DEMO_FILE = "DEMO"  # written beside demo keys: the submission key it names is a demo key
 _LABELS = {SUBMISSION_FILE: "intake-submission-key-v1", SIGNING_FILE: "intake-signing-key-v1"}
+
+
+DEMO_BANNER = """
+########################################################################################
+#  DEMO KEYS. NOT FOR REAL REQUESTS.                                                    #
+#  Their secret keyring and its passphrase are on this server, so anyone who gets this  #
+#  machine can read every request. Make real keys on an air-gapped machine:             #
+#  docs/secretariat.md, then docs/operator.md ("Install the secretariat's keys").      #
+########################################################################################"""
 
 
 class KeyFileError(ValueError):
     """A public key file that is missing, unreadable or malformed."""
 
 
-def _parse(path: Path, name: str) -> bytes:
+def _read(path: Path) -> bytes:
     try:
-        text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as e:
-        raise KeyFileError(f"{path}: cannot read ({e.__class__.__name__})") from None
-    match = re.fullmatch(r"(\S+) ([0-9a-f]{64})\n?", text)
-    if not match or match[1] != _LABELS[name]:
+        return path.read_bytes()
+    except OSError as e:
+        raise KeyFileError(f"{path}: cannot read it ({(e.strerror or str(e)).lower()})") from None
+
+
+def _parse(path: Path, name: str, data: bytes | None = None) -> bytes:
+    data = _read(path) if data is None else data
+    match = re.fullmatch(rb"(\S+) ([0-9a-f]{64})\n?", data)
+    if not match or match[1] != _LABELS[name].encode("ascii"):
         raise KeyFileError(f"{path}: not a {_LABELS[name]} file (one line: label, space, 64 hex digits)")
-    return bytes.fromhex(match[2])
+    return bytes.fromhex(match[2].decode("ascii"))
 
 
 def read_submission_key(keys_dir: Path) -> PublicKey:
     """Read the X25519 key that requests are sealed to."""
     return PublicKey(_parse(Path(keys_dir) / SUBMISSION_FILE, SUBMISSION_FILE))
+
+
+class SubmissionKey:
+    """The submission key as the keys folder holds it now, read again on every use.
+
+    A key changed while the service runs is used for the very next page and request; a key that
+    becomes unreadable or malformed turns the site offline. Never the old key in silence.
+    """
+
+    def __init__(self, keys_dir: Path, report: Callable[[str], None]):
+        self.keys_dir = Path(keys_dir)
+        self.report = report  # told once about every change: a new key id, or why the key is unusable
+        self._data: bytes | None = None
+        self._key: PublicKey | None = None
+        self._problem: str | None = None
+        self.demo = False
+
+    def get(self) -> PublicKey | None:
+        """The current key, or None while there is no usable one."""
+        path = self.keys_dir / SUBMISSION_FILE
+        try:
+            data = _read(path)
+            if data == self._data:
+                return self._key
+            key = PublicKey(_parse(path, SUBMISSION_FILE, data))
+        except KeyFileError as e:
+            self._data, self._key = None, None
+            if str(e) != self._problem:
+                self._problem = str(e)
+                self.report(f"no usable submission key, so the site shows its offline page: {e}")
+            return None
+        self._data, self._key, self._problem = data, key, None
+        self.demo = is_demo(self.keys_dir, key)
+        self.report(f"submission key in use: key id {crypto.key_id(bytes(key)).hex()}"
+                    + (" (DEMO KEYS: not for real requests)" if self.demo else ""))  # fmt: skip
+        return key
 
 
 def read_signing_key(keys_dir: Path) -> VerifyKey:
@@ -39,7 +92,11 @@ def read_signing_key(keys_dir: Path) -> VerifyKey:
 
 
 def write_public_keys(keys_dir: Path, submission: PublicKey, signing: VerifyKey) -> list[Path]:
-    """Write both public key files, refusing to overwrite; return their paths."""
+    """Write both public key files, refusing to overwrite; return their paths.
+
+    They are public, so they are written readable by everyone: an operator who copies them with
+    `cp` into a service account's keys folder gets files the service can read.
+    """
     keys_dir = Path(keys_dir)
     keys_dir.mkdir(parents=True, exist_ok=True)
     for name in _LABELS:
@@ -48,6 +105,21 @@ def write_public_keys(keys_dir: Path, submission: PublicKey, signing: VerifyKey)
     written = []
     for name, key in ((SUBMISSION_FILE, submission), (SIGNING_FILE, signing)):
         line = f"{_LABELS[name]} {bytes(key).hex()}\n".encode("ascii")
-        write_atomic(keys_dir / name, line, mode=0o600, replace=False)
+        write_atomic(keys_dir / name, line, mode=0o644, replace=False)
+        os.chmod(keys_dir / name, 0o644)  # whatever the umask of the shell it runs in
         written.append(keys_dir / name)
     return written
+
+
+def mark_demo(keys_dir: Path, submission: PublicKey) -> None:
+    """Record that this submission key is a demo key, whose secret half is on this machine."""
+    write_atomic(Path(keys_dir) / DEMO_FILE, bytes(submission).hex().encode("ascii") + b"\n", mode=0o644)
+
+
+def is_demo(keys_dir: Path, submission: PublicKey) -> bool:
+    """True while the submission key is the demo key `intake demo-keys` made."""
+    try:
+        marked = (Path(keys_dir) / DEMO_FILE).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return marked == bytes(submission).hex()

@@ -40,16 +40,27 @@ class TokenBucket:
 
 
 class Storage:
-    """Whether the drop box may take another request: under its quota, and the disk not nearly full."""
+    """Whether the drop box may take another request: under its quota, and the disk not nearly full.
+
+    The last `text_reserve_bytes` of the quota are kept for requests without files, so a flood of
+    large uploads can fill the rest but never stop a short, urgent request (docs/operator.md).
+    """
 
     def __init__(
-        self, dropbox_dir: Path, quota_bytes: int, min_free_bytes: int, recount_seconds: float = 10.0
+        self,
+        dropbox_dir: Path,
+        quota_bytes: int,
+        min_free_bytes: int,
+        recount_seconds: float = 10.0,
+        text_reserve_bytes: int = 0,
     ):
         self.dropbox_dir = Path(dropbox_dir)
         self.quota, self.min_free = quota_bytes, min_free_bytes
+        self.text_reserve = min(text_reserve_bytes, quota_bytes)
         self.recount_seconds = recount_seconds
         self.used = 0
         self.counted_at = -recount_seconds
+        self.lock = threading.Lock()
 
     def _usage(self) -> int:
         # Counting thousands of files on every request would cost more than the request: recount
@@ -59,16 +70,19 @@ class Storage:
             self.counted_at = time.monotonic()
         return self.used
 
-    def room_for(self, size: int) -> bool:
-        """True if `size` more bytes fit under the quota and above the free-space floor."""
+    def room_for(self, size: int, with_files: bool = False) -> bool:
+        """True if `size` more bytes fit under the quota (less the text reserve, for a request with
+        files) and above the free-space floor."""
         probe = self.dropbox_dir if self.dropbox_dir.is_dir() else self.dropbox_dir.parent
-        probe.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(probe).free
-        return self._usage() + size <= self.quota and free - size >= self.min_free
+        limit = self.quota - self.text_reserve if with_files else self.quota
+        with self.lock:
+            return self._usage() + size <= limit and free - size >= self.min_free
 
     def stored(self, size: int) -> None:
         """Count what was just stored."""
-        self.used += size
+        with self.lock:
+            self.used += size
 
 
 def _size(entry: os.DirEntry) -> int:

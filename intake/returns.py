@@ -21,6 +21,8 @@ MAX_ENTRIES = 100_000
 
 _HEADER = struct.Struct(">8sB3sQ10sII")  # magic, version, reserved, sequence, day, updates, acks
 _UPDATE = struct.Struct(">32sB10sB")  # lookup id, status index, day, has message
+# The largest bundle the format allows: a larger file is refused before it is read into memory.
+MAX_BUNDLE_SIZE = _HEADER.size + MAX_ENTRIES * (_UPDATE.size + SEALED_MESSAGE_SIZE + 16) + SIGNATURE_SIZE
 
 
 class ReturnError(ValueError):

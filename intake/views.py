@@ -55,6 +55,12 @@ ERROR_TEXT = {
         _l("There is no page at this address. Please start again from the start page."),
     ),
     405: (_l("This page cannot be used this way"), _l("Please use the links and buttons of the site.")),
+    408: (
+        _l("What you sent arrived too slowly"),
+        _l(
+            "The connection was too slow or was interrupted, so nothing was stored. Go back in your browser: your answers may still be there. Please send again."
+        ),
+    ),
     413: (
         _l("What you sent is too large"),
         _l(
@@ -104,6 +110,7 @@ def page_context():
         "error_text": lambda code: ERROR_TEXT[code][1],
         "format_date": format_day,
         "integrity": services().integrity.__getitem__,
+        "demo_keys": services().key.demo,
     }
 
 

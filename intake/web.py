@@ -13,9 +13,9 @@ from pathlib import Path
 from flask import Flask, Request, current_app, g, render_template, request
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, RequestTimeout
 
-from . import config, i18n, keyfiles, limits, security
+from . import config, datafolder, i18n, keyfiles, limits, security
 from .dropbox import DropBox
 from .fsutil import write_atomic
 from .status import StatusStore
@@ -54,6 +54,54 @@ class SealingRequest(Request):
         return self.uploads.part(name, filename, content_type)
 
 
+class GuardedInput:
+    """The request body as the server hands it over: a fault while reading it is the client's.
+
+    A body that stops arriving in time (the server's deadline) is a 408; a malformed chunk, a
+    cut connection or anything else that breaks reading is a 400; never a 500.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def _guard(self, method, *args):
+        try:
+            return method(*args)
+        except TimeoutError:
+            raise RequestTimeout() from None
+        except HTTPException:
+            raise
+        except Exception:
+            raise BadRequest() from None
+
+    def read(self, *args):
+        """Read, as the server's stream does."""
+        return self._guard(self.stream.read, *args)
+
+    def readline(self, *args):
+        """Read a line, as the server's stream does."""
+        return self._guard(self.stream.readline, *args)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+
+def guard_input(wsgi_app):
+    """WSGI middleware: every request body is read through GuardedInput."""
+
+    def app(environ, start_response):
+        environ["wsgi.input"] = GuardedInput(environ["wsgi.input"])
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
 class IntakeFlask(Flask):
     """Flask, minus two ways that plaintext could reach a disk or a log."""
 
@@ -67,29 +115,28 @@ class IntakeFlask(Flask):
 
 
 class Services:
-    """What the views need: settings, stores, and the public key (None while the site is offline)."""
+    """What the views need: settings, stores, limits, and the submission key as the keys folder holds it."""
 
     def __init__(self, cfg: config.Config):
         self.config = cfg
         self.dropbox = DropBox(cfg.dropbox_dir)
         self.statuses = StatusStore(cfg.status_dir)
-        self._public_key = None
+        self.key = keyfiles.SubmissionKey(cfg.keys_dir, log.warning)
         self.integrity = _integrity(STATIC)
         # Each worker takes its share of the global rates (docs/security.md, "Floods").
         share = max(1, cfg.workers)
         self.submissions = limits.TokenBucket.per_minute(cfg.submissions_per_minute / share)
         self.lookups = limits.TokenBucket.per_minute(cfg.lookups_per_minute / share)
-        self.storage = limits.Storage(cfg.dropbox_dir, cfg.quota_bytes, cfg.min_free_bytes)
+        self.storage = limits.Storage(
+            cfg.dropbox_dir, cfg.quota_bytes, cfg.min_free_bytes, text_reserve_bytes=cfg.text_reserve_bytes
+        )
 
     @property
     def public_key(self):
-        """The submission key, re-read until it is there: the site stays offline without it."""
-        if self._public_key is None:
-            try:
-                self._public_key = keyfiles.read_submission_key(self.config.keys_dir)
-            except keyfiles.KeyFileError:
-                return None
-        return self._public_key
+        """This request's submission key (read once per request), None while the site is offline."""
+        if "public_key" not in g:
+            g.public_key = self.key.get()
+        return g.public_key
 
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -114,7 +161,6 @@ def _secret_key(cfg: config.Config) -> str:
     if cfg.secret_key:
         return cfg.secret_key
     path = cfg.data_dir / "secret_key"
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):  # another worker made it first
         write_atomic(path, secrets.token_hex(32).encode("ascii"), replace=False)
     return path.read_text(encoding="ascii").strip()
@@ -122,8 +168,9 @@ def _secret_key(cfg: config.Config) -> str:
 
 def build_app(test_config=None) -> Flask:
     """Assemble the app from INTAKE_* settings (test_config overrides the environment)."""
-    cfg = config.from_environ({**os.environ, **(test_config or {})})
-    app = IntakeFlask(__name__, template_folder=str(config.ROOT / "templates"), static_folder=str(STATIC))
+    cfg = config.load({**os.environ, **(test_config or {})})
+    datafolder.initialise(cfg.data_dir)
+    app = IntakeFlask(__name__, template_folder=str(config.shipped("templates")), static_folder=str(STATIC))
     app.config.update(
         SECRET_KEY=_secret_key(cfg),
         WTF_CSRF_TIME_LIMIT=cfg.csrf_hours * 3600,
@@ -134,8 +181,9 @@ def build_app(test_config=None) -> Flask:
         # One text part (the browser's envelope is the largest, 88 kB); bodies are limited by
         # SealingRequest.max_content_length, and file parts by uploads.py while they stream.
         MAX_FORM_MEMORY_SIZE=128 * 1024,
-        BABEL_TRANSLATION_DIRECTORIES=str(config.ROOT / "translations"),
+        BABEL_TRANSLATION_DIRECTORIES=str(config.shipped("translations")),
     )
+    app.wsgi_app = guard_input(app.wsgi_app)
     app.extensions["intake"] = Services(cfg)
     # Streams staged by a request that was cut off (a crash, a kill) are ciphertext, but useless.
     for leftover in cfg.staging_dir.glob("*.part") if cfg.staging_dir.is_dir() else []:
@@ -176,7 +224,7 @@ def build_app(test_config=None) -> Flask:
     return app
 
 
-ERRORS = (400, 403, 404, 405, 413, 429, 500, 503)
+ERRORS = (400, 403, 404, 405, 408, 413, 429, 500, 503)
 
 
 def error_page(code: int):

@@ -15,6 +15,8 @@ from intake import bundle, item, refcode
 from intake.offline.keyring import Generation, Keyring
 
 ROOT = Path(__file__).resolve().parent.parent
+# The tests bring their own settings: never the machine's /etc/intake/intake.env.
+os.environ["INTAKE_CONFIG"] = os.devnull
 
 # Text a defender might type, one per language: Arabic, Cyrillic, accented Latin, emoji.
 SAMPLES = {
@@ -152,6 +154,30 @@ def filled(form: str, marker: str) -> dict:
 
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+INTAKE = Path(sys.executable).parent / "intake"
+
+
+def browser():
+    """A cookie-keeping HTTP client without JavaScript."""
+    import http.cookiejar
+    import urllib.request
+
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+
+def post_form(url, lang, form, answers):
+    """Open a form as a browser without JavaScript would, send the answers; return (status, page)."""
+    import urllib.error
+    import urllib.parse
+
+    client = browser()
+    page = client.open(f"{url}/{lang}/{form}", timeout=30).read().decode()
+    body = urllib.parse.urlencode({**answers, "csrf_token": csrf_token(page)}, doseq=True).encode()
+    try:
+        with client.open(f"{url}/{lang}/{form}", data=body, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 def free_port() -> int:
@@ -162,21 +188,20 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path, site):
-    """gunicorn as the operator runs it, its logs and temporary files in folders we can scan."""
+    """`intake serve` as the operator runs it, its logs and temporary files in folders we can scan."""
     port = free_port()
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
     env |= {k: v for k, v in site.items() if k != "INTAKE_SECRET_KEY"}  # workers share a made one
     env |= {
+        "INTAKE_CONFIG": os.devnull,
         "INTAKE_BIND": f"127.0.0.1:{port}",
         "INTAKE_ACCESS_LOG": str(tmp_path / "access.log"),
         "INTAKE_ERROR_LOG": str(tmp_path / "error.log"),
         "TMPDIR": str(tmp),
     }
-    proc = subprocess.Popen(
-        [GUNICORN, "-c", ROOT / "deploy" / "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env
-    )
+    proc = subprocess.Popen([INTAKE, "serve"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -186,7 +211,7 @@ def server(tmp_path, site):
             time.sleep(0.1)
     else:
         proc.kill()
-        pytest.fail("gunicorn did not start")
+        pytest.fail("intake serve did not start")
     yield {"url": url, "env": env, "tmp": tmp, "logs": [tmp_path / "access.log", tmp_path / "error.log"]}
     proc.terminate()
     proc.wait(timeout=10)
@@ -228,3 +253,68 @@ def pytest_sessionfinish(session, exitstatus):
     if found:
         print("PLAINTEXT FOUND:\n" + "\n".join(found[:20]))
         session.exitstatus = 1
+
+
+SERVICE_ACCOUNT = "intake-test"
+
+
+@pytest.fixture(scope="session")
+def deployment():
+    """The project as an operator installs it: the built wheel with [web], in a fresh environment of
+    the system's Python, in a folder outside the checkout that a service account can read."""
+    import shutil
+    import tempfile
+
+    python = Path("/usr/bin/python3") if Path("/usr/bin/python3").exists() else Path(sys.executable)
+    base = Path(tempfile.mkdtemp(prefix="intake-deploy-", dir="/tmp"))
+    base.chmod(0o755)
+    try:
+        wheels = base / "wheels"
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(ROOT), "-w", wheels],
+                       check=True, capture_output=True)  # fmt: skip
+        [wheel] = wheels.glob("intake-*.whl")
+        result = subprocess.run([python, "-m", "venv", base / "venv"], capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.fail(
+                f"{python} cannot make a virtual environment (apt-get install python3-venv): {result.stderr}"
+            )
+        subprocess.run([base / "venv" / "bin" / "pip", "install", "-q", f"{wheel}[web]"], check=True,
+                       capture_output=True, cwd=base)  # fmt: skip
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def service_account():
+    """A real unprivileged account for the service, as docs/operator.md makes one (needs root)."""
+    import pwd
+
+    try:
+        return pwd.getpwnam(SERVICE_ACCOUNT)
+    except KeyError:
+        pass
+    if os.geteuid() != 0:
+        pytest.fail(f"the service-account tests need root, or an account made with: sudo useradd --system "
+                    f"--user-group --no-create-home --shell /usr/sbin/nologin {SERVICE_ACCOUNT}")  # fmt: skip
+    subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                    SERVICE_ACCOUNT], check=True)  # fmt: skip
+    return pwd.getpwnam(SERVICE_ACCOUNT)
+
+
+def wait_for(url: str, proc=None, seconds: float = 30) -> None:
+    """Wait until `url` answers (any HTTP status); fail if the process ends or time runs out."""
+    import urllib.error
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the service stopped with status {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()  # noqa: S310 (our own http URL)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"nothing answered at {url}")

@@ -1,33 +1,17 @@
 """The real server: gunicorn with the shipped config, two workers, every form in every language."""
 
-import http.cookiejar
 import re
 import secrets
 import socket
 import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from intake.offline.decrypt import decrypt_bundle
 
-from .conftest import LANGS, csrf_token, filled
+from .conftest import LANGS, filled, post_form
 from .test_web_submit import everything_under
-
-
-def browser():
-    """A cookie-keeping client without JavaScript."""
-    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-
-def submit(url, lang, form, answers):
-    client = browser()
-    page = client.open(f"{url}/{lang}/{form}").read().decode()
-    body = urllib.parse.urlencode({**answers, "csrf_token": csrf_token(page)}, doseq=True).encode()
-    with client.open(f"{url}/{lang}/{form}", data=body) as response:
-        return response.status, response.read().decode()
 
 
 def test_every_form_in_every_language_under_gunicorn(server, tmp_path, keyring, site):
@@ -36,7 +20,7 @@ def test_every_form_in_every_language_under_gunicorn(server, tmp_path, keyring, 
     for lang in LANGS:
         for form in ("individual", "organisation", "feedback"):
             answers = filled(form, marker)
-            status, page = submit(server["url"], lang, form, answers)
+            status, page = post_form(server["url"], lang, form, answers)
             assert status == 200
             code = re.search(r'<bdi dir="ltr">([0-9A-Z-]{23})</bdi>', page).group(1)
             sent[code] = (lang, form, answers)

@@ -45,8 +45,9 @@ def secretariat(tmp_path, passfile):
 def test_keygen_writes_public_keys_and_an_encrypted_keyring(secretariat):
     out, stdout = secretariat
     keyring_path = out / "secretariat.keyring"
-    for path in (keyring_path, out / "keys" / "submission.pub", out / "keys" / "signing.pub"):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(keyring_path.stat().st_mode) == 0o600  # secret: the secretariat's alone
+    for path in (out / "keys" / "submission.pub", out / "keys" / "signing.pub"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644  # public: a service account can read a copy
     ring = keyring_mod.load(keyring_path, PASSPHRASE)
     raw = keyring_path.read_bytes()
     for secret in (bytes(ring.current.box), bytes(ring.current.sign)):

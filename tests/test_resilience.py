@@ -23,9 +23,8 @@ from werkzeug.test import encode_multipart
 from intake import create_app, refcode
 from intake.offline.decrypt import decrypt_bundle
 
-from .conftest import GUNICORN, ROOT, csrf_token, filled, free_port, snapshot
+from .conftest import INTAKE, ROOT, browser, csrf_token, filled, free_port, snapshot
 from .test_attachments import tiny_disk  # noqa: F401 (a fixture)
-from .test_gunicorn import browser
 
 ROUTES = ["individual", "organisation", "feedback", "status", "followup"]
 NAMES = ["csrf_token", "envelope", "message", "urgency", "measures", "reference_code", "country", "kind",
@@ -136,8 +135,8 @@ def test_a_nearly_full_disk_refuses_then_resumes_by_itself(tiny_disk, site):  # 
 
 
 def start(env, port):
-    proc = subprocess.Popen([GUNICORN, "-c", ROOT / "deploy" / "gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
-                            env={**env, "INTAKE_BIND": f"127.0.0.1:{port}"}, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen([INTAKE, "serve"], cwd=ROOT, env={**env, "INTAKE_BIND": f"127.0.0.1:{port}"},
+                            stderr=subprocess.DEVNULL)  # fmt: skip
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
@@ -145,7 +144,7 @@ def start(env, port):
         except OSError:
             time.sleep(0.1)
     proc.kill()
-    pytest.fail("gunicorn did not start")
+    pytest.fail("intake serve did not start")
 
 
 def workers_of(master: int) -> list[int]:
@@ -160,7 +159,7 @@ def workers_of(master: int) -> list[int]:
 
 
 def flood_env(site, tmp_path, **extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")} | {"INTAKE_CONFIG": os.devnull}
     return (
         env
         | {k: v for k, v in site.items() if k != "INTAKE_SECRET_KEY"}

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from intake import catalogs, crypto, keyfiles
+from intake import catalogs, crypto, datafolder, keyfiles
 
 INTAKE = Path(sys.executable).parent / "intake"
 
@@ -27,6 +27,7 @@ def test_demo_keys_once_loudly_then_never_again(tmp_path):
     again = run(env, "demo-keys", "--demo-dir", tmp_path / "demo")
     assert again.returncode == 0 and again.stderr == ""
     assert keyfiles.read_submission_key(tmp_path / "keys") == submission
+    datafolder.initialise(tmp_path / "d")  # as the service's first start does
     check = run(env, "check")
     assert check.returncode == 0
     assert crypto.fingerprint(bytes(submission)) in check.stdout
@@ -38,6 +39,7 @@ def test_check_fails_closed_without_keys_and_on_bad_config(tmp_path):
         "INTAKE_KEYS_DIR": str(tmp_path / "none"),
         "INTAKE_DATA_DIR": str(tmp_path),
     }
+    datafolder.initialise(tmp_path)
     result = run(env, "check")
     assert result.returncode == 2 and "NOT READY" in result.stdout
     result = run({**env, "INTAKE_ONION_HOSTNAME": "example.com"}, "check")

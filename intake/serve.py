@@ -1,0 +1,115 @@
+"""`intake serve`: the production server, gunicorn with the shipped settings and no other file.
+
+The operator, `make run` and the systemd unit all start the service this way, so what the
+tests run is what is deployed. Logs keep no address, no query string and no time of day.
+"""
+
+import logging
+import os
+import re
+import sys
+import time
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+from . import config, datafolder, keyfiles
+from .privileges import become_owner
+
+_QUOTED = re.compile(r"[:'\"]")
+
+
+class PrivateLogger(Logger):
+    """gunicorn's logger without client addresses, query strings or times of day."""
+
+    datefmt = "[%Y-%m-%d]"  # the error log's timestamps, day-granular like the access log's
+
+    def setup(self, cfg):
+        """Also route the application's own "intake" log into the error log."""
+        super().setup(cfg)
+        app_log = logging.getLogger("intake")
+        app_log.handlers = self.error_log.handlers
+        app_log.setLevel(logging.INFO)
+        app_log.propagate = False
+
+    def now(self):
+        """Day-granular timestamps: enough to operate, too coarse to match a visit to a request."""
+        return time.strftime("[%Y-%m-%d]", time.gmtime())
+
+    def warning(self, msg, *args, **kwargs):
+        """gunicorn reports malformed requests "from ip=ADDRESS: <what was sent>"; keep only the kind."""
+        text = str(msg)
+        if text.startswith("Invalid request from ip="):
+            error = text.split(": ", 1)[1] if ": " in text else ""
+            text = "Invalid request from ip=-: " + _QUOTED.split(error, maxsplit=1)[0].strip()
+        super().warning(text, *args, **kwargs)
+
+    def exception(self, msg, *args, **kwargs):
+        """gunicorn adds the request URI, query string included; keep only the event."""
+        super().exception(str(msg).split(" %s")[0], **kwargs)
+
+
+def settings(cfg: config.Config) -> dict:
+    """gunicorn's settings for the service (docs/decisions.md, "Serving through Tor")."""
+    return {
+        "bind": [cfg.bind],
+        "workers": cfg.workers,
+        "worker_class": "intake.worker.PacedWorker",
+        "threads": cfg.threads,
+        "worker_connections": 1000,  # connections reading their head cost no thread, only memory
+        "keepalive": 5,  # Tor Browser reuses a stream for the page's style and scripts
+        "timeout": 60,  # a worker whose event loop stops answering is replaced
+        "graceful_timeout": 30,
+        "max_requests": 10_000,  # recycle workers now and then; jitter keeps them from restarting together
+        "max_requests_jitter": 1_000,
+        "backlog": 64,  # a short queue: under a flood, refuse early rather than hold connections for minutes
+        "limit_request_line": 4094,
+        "limit_request_fields": 60,
+        "limit_request_field_size": 8190,
+        "accesslog": None if cfg.access_log == "off" else cfg.access_log,
+        "errorlog": cfg.error_log,
+        # The method, the path without its query, the status and the size: no address, no user
+        # agent, no referrer. Everything arrives from the local tor daemon anyway.
+        "access_log_format": '%(t)s "%(m)s %(U)s" %(s)s %(B)s',
+        "logger_class": "intake.serve.PrivateLogger",
+        "proc_name": "intake",
+        # gunicorn 25+ opens a control socket in $HOME by default; the service needs none, and
+        # several instances (tests, staging) would fight over the same path.
+        "control_socket_disable": True,
+    }
+
+
+class Service(BaseApplication):
+    """gunicorn, configured here rather than from a file, serving create_app()."""
+
+    def __init__(self, cfg: config.Config):
+        self.intake_config = cfg
+        super().__init__()
+
+    def load_config(self):
+        """Apply settings(); nothing is read from the command line or a gunicorn file."""
+        for name, value in settings(self.intake_config).items():
+            self.cfg.set(name, value)
+
+    def load(self):
+        """Build the app in each worker (create_app reads the same settings again)."""
+        from . import create_app
+
+        return create_app()
+
+
+def serve(cfg: config.Config) -> int:
+    """Run the service until stopped; as root, first become the data folder's owner for good."""
+    os.umask(0o077)  # whatever the service writes is its own alone
+    if cfg.data_dir.exists():
+        become_owner(cfg.data_dir)
+    datafolder.initialise(cfg.data_dir)
+    try:
+        key = keyfiles.read_submission_key(cfg.keys_dir)
+    except keyfiles.KeyFileError as e:
+        print(f"intake: {e}: the site shows its offline page until a usable key is in place", file=sys.stderr)
+    else:
+        if keyfiles.is_demo(cfg.keys_dir, key):
+            print(keyfiles.DEMO_BANNER + "\n", file=sys.stderr)
+    Service(cfg).run()
+    return 0

@@ -1,0 +1,76 @@
+"""Tor hands every stream straight to the server: slow streams must not keep a defender waiting."""
+
+import socket
+import threading
+import time
+import urllib.request
+
+from .conftest import filled, post_form
+
+ATTACK_SECONDS = 40
+
+
+def trickle(url: str, head: bytes, pieces, stop: threading.Event) -> None:
+    """Open a connection, send `head`, then one piece every two seconds; reconnect when cut off."""
+    host, port = url.removeprefix("http://").split(":")
+    while not stop.is_set():
+        try:
+            with socket.create_connection((host, int(port)), timeout=5) as conn:
+                conn.sendall(head)
+                for piece in pieces():
+                    if stop.wait(2):
+                        return
+                    conn.sendall(piece)
+        except OSError:
+            stop.wait(0.2)  # cut off by the server: come straight back, as an attacker would
+
+
+def header_lines():
+    while True:
+        yield b"X-Slow: a\r\n"
+
+
+def body_bytes():
+    while True:
+        yield b"a"
+
+
+def test_slow_streams_do_not_keep_a_reader_waiting(server):
+    url = server["url"]
+    stop = threading.Event()
+    slow_head = b"GET /en/ HTTP/1.1\r\nHost: x\r\n"
+    slow_body = (
+        b"POST /en/feedback HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: 100000\r\n\r\n"
+    )
+    attackers = [
+        threading.Thread(target=trickle, args=(url, slow_head, header_lines, stop)) for _ in range(40)
+    ]
+    attackers += [
+        threading.Thread(target=trickle, args=(url, slow_body, body_bytes, stop)) for _ in range(10)
+    ]
+    for thread in attackers:
+        thread.start()
+    waits = []
+    try:
+        time.sleep(3)  # every slow stream is open before the reader starts
+        end = time.monotonic() + ATTACK_SECONDS
+        while time.monotonic() < end:
+            started = time.monotonic()
+            try:
+                with urllib.request.urlopen(f"{url}/fr/", timeout=10) as response:  # noqa: S310
+                    response.read()
+                    waits.append(time.monotonic() - started if response.status == 200 else float("inf"))
+            except OSError:
+                waits.append(float("inf"))
+            time.sleep(max(0.0, 0.5 - (time.monotonic() - started)))
+    finally:
+        stop.set()
+        for thread in attackers:
+            thread.join()
+    on_time = sum(wait < 3 for wait in waits)
+    print(f"pages: {len(waits)}, within 3 s: {on_time}, slowest: {max(waits):.2f} s")
+    assert on_time >= 0.95 * len(waits), f"{on_time} of {len(waits)} pages within 3 s"
+    # And afterwards the service answers normally: a whole request goes through.
+    status, page = post_form(url, "en", "feedback", filled("feedback", "AFTERSLOW"))
+    assert status == 200 and "<bdi" in page
