@@ -62,9 +62,11 @@ def cmd_import(cfg: config.Config, args) -> int:
 
     datafolder.require(cfg.data_dir, cfg.source)
     with open(args.bundle, "rb") as f:  # the operator's file, read as the operator
-        if os.fstat(f.fileno()).st_size > returns.MAX_BUNDLE_SIZE:
-            raise Refused(f"{args.bundle} is far larger than any return bundle; nothing was changed")
-        data = f.read()
+        # Never more than a return bundle can be: not a 2 GB file, not /dev/zero.
+        too_large = os.fstat(f.fileno()).st_size > returns.MAX_BUNDLE_SIZE
+        data = b"" if too_large else f.read(returns.MAX_BUNDLE_SIZE + 1)
+    if too_large or len(data) > returns.MAX_BUNDLE_SIZE:
+        raise Refused(f"{args.bundle} is far larger than any return bundle; nothing was changed")
     with as_owner(cfg.data_dir):
         try:
             verify_key = keyfiles.read_signing_key(cfg.keys_dir)

@@ -8,7 +8,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from .fsutil import write_atomic
+from .fsutil import make_dir, write_atomic
 
 MARKER = "intake-data-folder"  # written by the service on its first start
 MARKER_TEXT = b"intake data folder, layout 1\n"
@@ -23,8 +23,7 @@ def initialise(data_dir: Path) -> None:
     data_dir = Path(data_dir)
     if (data_dir / MARKER).is_file():
         return
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
+    make_dir(data_dir)
     with contextlib.suppress(FileExistsError):  # another worker made it at the same moment
         write_atomic(data_dir / MARKER, MARKER_TEXT, replace=False)
 

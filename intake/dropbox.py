@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from .fsutil import fsync_dir, write_atomic
+from .fsutil import fsync_dir, make_dir, stamp, write_atomic
 from .item import ITEM_SIZE
 
 _NAME = re.compile(r"\A[0-9a-f]{32}\.item\Z")  # the only names the drop box creates or reads,
@@ -39,10 +39,12 @@ class DropBox:
         """
         if len(data) != ITEM_SIZE:
             raise ValueError("a drop-box item has a fixed size")
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_dir(self.root)
         item_id = secrets.token_bytes(16)
-        for number, path in enumerate(staged, start=1):
-            os.replace(path, self.root / f"{item_id.hex()}-{number}.att")
+        attachments = [self.root / f"{item_id.hex()}-{number}.att" for number in range(1, len(staged) + 1)]
+        for source, target in zip(staged, attachments, strict=True):
+            os.replace(source, target)
+        stamp(*attachments)
         write_atomic(self.item_path(item_id), data, mode=0o600, replace=False)
         return item_id
 
@@ -69,6 +71,7 @@ class DropBox:
         for path in [self.item_path(item_id), *self.attachment_paths(item_id)]:
             _overwrite(path)
             path.unlink()
+        stamp(self.root)
         fsync_dir(self.root)
 
 

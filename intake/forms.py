@@ -1,14 +1,28 @@
 """The forms every page shares: the sealable base, feedback or complaint, status lookup."""
 
+from flask import request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
 from wtforms import HiddenField, SelectField, StringField
 
 from .fields import CONTACT_LANGUAGES, MaxLength, ReferenceCode, Required, choice, clean, field_rule, text
 
 
-class SealableForm(FlaskForm):
+class AnswersForm(FlaskForm):
+    """A form whose answers come from the request's text parts, and nowhere else."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            """Not file parts (a crafted request can send any answer as one; files are the uploads'
+            business) and not a JSON body, as Flask-WTF would allow: text parts only."""
+            if formdata is _Auto:
+                return request.form if form.is_submitted() else None
+            return formdata
+
+
+class SealableForm(AnswersForm):
     """A form whose answers become the "fields" of a sealed body payload."""
 
     KIND = ""
@@ -103,13 +117,13 @@ class FollowupForm(SealableForm):
     )
 
 
-class EnvelopeForm(FlaskForm):
+class EnvelopeForm(AnswersForm):
     """A request the browser sealed: the envelope, and the CSRF token that travels as usual."""
 
     envelope = StringField()
 
 
-class StatusForm(FlaskForm):
+class StatusForm(AnswersForm):
     """The reference code, sent by POST so that it never appears in a URL."""
 
     reference_code = StringField(

@@ -1,8 +1,34 @@
-"""Durable file writes: temporary name, fsync, rename, fsync the directory."""
+"""Durable file writes (temporary name, fsync, rename, fsync the directory), owner-only and dated
+by the day alone: a file's or folder's times must not tell when a request arrived."""
 
+import calendar
+import contextlib
 import os
 import secrets
+import time
 from pathlib import Path
+
+
+def today_start() -> int:
+    """00:00 UTC today, in seconds: the only time of day any file or folder is given."""
+    return calendar.timegm((*time.gmtime()[:3], 0, 0, 0))
+
+
+def stamp(*paths: Path) -> None:
+    """Set the access and modification times of files and folders to the start of the day."""
+    day = today_start()
+    for path in paths:
+        os.utime(path, (day, day))
+
+
+def make_dir(path: Path) -> Path:
+    """Make a folder readable by its owner alone (whatever the umask), and date it by the day."""
+    path = Path(path)
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+        stamp(path)
+    return path
 
 
 def fsync_dir(directory: Path) -> None:
@@ -28,8 +54,10 @@ def write_atomic(
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            f.flush()  # before the times are set: a later write would move them again
+            day = today_start()
+            os.utime(f.fileno(), (day, day))
             if durable:
-                f.flush()
                 os.fsync(f.fileno())
         if replace:
             os.replace(tmp, path)
@@ -39,5 +67,7 @@ def write_atomic(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    with contextlib.suppress(PermissionError):  # a folder of someone else's (a USB stick's root)
+        stamp(path.parent)
     if durable:
         fsync_dir(path.parent)

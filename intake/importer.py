@@ -6,7 +6,7 @@ from nacl.signing import VerifyKey
 
 from . import returns
 from .dropbox import DropBox
-from .fsutil import fsync_dir, write_atomic
+from .fsutil import fsync_dir, stamp, write_atomic
 from .returns import ReturnBundle, ReturnError
 from .status import Status, StatusStore
 
@@ -37,6 +37,7 @@ def _apply(bundle: ReturnBundle, data_dir: Path, dropbox: DropBox, statuses: Sta
             deleted += 1
     write_atomic(Path(data_dir) / SEQUENCE, str(bundle.sequence).encode("ascii"))
     (Path(data_dir) / JOURNAL).unlink(missing_ok=True)
+    stamp(Path(data_dir))
     fsync_dir(Path(data_dir))
     return deleted
 
@@ -65,6 +66,5 @@ def import_bundle(
             f"its sequence number {bundle.sequence} is not newer than the last one applied ({last}): "
             "an old bundle, replayed"
         )
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
     write_atomic(Path(data_dir) / JOURNAL, data)  # from here on the import completes, even after a crash
     return bundle, _apply(bundle, data_dir, dropbox, statuses)

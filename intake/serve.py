@@ -4,6 +4,7 @@ The operator, `make run` and the systemd unit all start the service this way, so
 tests run is what is deployed. Logs keep no address, no query string and no time of day.
 """
 
+import contextlib
 import logging
 import os
 import re
@@ -14,6 +15,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
 from . import config, datafolder, keyfiles
+from .fsutil import stamp
 from .privileges import become_owner
 
 _QUOTED = re.compile(r"[:'\"]")
@@ -49,6 +51,20 @@ class PrivateLogger(Logger):
         super().exception(str(msg).split(" %s")[0], **kwargs)
 
 
+def _log_files(cfg: config.Config) -> list[str]:
+    return [path for path in (cfg.access_log, cfg.error_log) if path not in ("-", "off")]
+
+
+def day_stamp_logs(paths: list[str]):
+    """A post_request hook: a log file's modification time keeps the day only, like its lines."""
+
+    def post_request(worker, req, environ, resp):
+        with contextlib.suppress(OSError):
+            stamp(*paths)
+
+    return post_request
+
+
 def settings(cfg: config.Config) -> dict:
     """gunicorn's settings for the service (docs/decisions.md, "Serving through Tor")."""
     return {
@@ -72,6 +88,7 @@ def settings(cfg: config.Config) -> dict:
         # agent, no referrer. Everything arrives from the local tor daemon anyway.
         "access_log_format": '%(t)s "%(m)s %(U)s" %(s)s %(B)s',
         "logger_class": "intake.serve.PrivateLogger",
+        "post_request": day_stamp_logs(_log_files(cfg)),
         "proc_name": "intake",
         # gunicorn 25+ opens a control socket in $HOME by default; the service needs none, and
         # several instances (tests, staging) would fight over the same path.

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fsutil import write_atomic
+from .fsutil import make_dir, write_atomic
 
 # The fixed set the secretariat chooses from; the web side translates each.
 STATUSES = ("received", "in_review", "more_info", "referred", "accepted", "declined", "closed")
@@ -38,7 +38,7 @@ class StatusStore:
         """Record a status durably."""
         if status.status not in STATUSES:
             raise ValueError("unknown status")
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_dir(self.root)
         fields = {"status": status.status, "day": status.day}
         if status.sealed_message is not None:
             fields["message"] = base64.b64encode(status.sealed_message).decode("ascii")

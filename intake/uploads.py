@@ -1,6 +1,7 @@
 """File parts as they stream in: sealed on the fly into staging, never plaintext on disk."""
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,10 +9,15 @@ from pathlib import Path
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
 from .attachments import SEALED_CHUNK, TAG, Sealer
+from .fields import clean
+from .fsutil import make_dir, stamp
 
 FIELD = "attachments"  # plaintext files, sealed here as they arrive (no JavaScript)
 SEALED_FIELD = "sealed_attachment"  # streams the browser already sealed, stored as they are
 MAX_NAME = 100
+# What a file's declared type may be (RFC 6838's characters, shorter): anything else is stored as
+# application/octet-stream. The type is only ever shown, never used to open the file.
+_MEDIA_TYPE = re.compile(r"\A[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\Z")
 
 
 @dataclass(frozen=True)
@@ -34,15 +40,17 @@ class Part:
 
     def __init__(self, uploads: "Uploads", name: str, filename: str, content_type: str):
         self.uploads, self.field = uploads, name
-        self.filename = (filename or "")[:MAX_NAME]
-        self.content_type = (content_type or "application/octet-stream")[:MAX_NAME]
+        self.filename = clean(filename or "")[:MAX_NAME]  # as a typed answer: no control characters
+        media_type = (content_type or "").split(";")[0].strip().lower()
+        self.content_type = media_type if _MEDIA_TYPE.match(media_type) else "application/octet-stream"
         self.path = uploads.staging / f"{secrets.token_hex(16)}.part"
         self.file = None
         self.received = 0
         self.sealer = None
         if uploads.problem is None and name in (FIELD, SEALED_FIELD):
             try:
-                self.file = open(self.path, "xb")  # noqa: SIM115 (closed in finish or discard)
+                # Owner-only whatever the umask; closed in finish or discard.
+                self.file = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
             except OSError:
                 uploads.fail("store_failed")
             else:
@@ -92,7 +100,7 @@ class Uploads:
 
     def __init__(self, staging: Path, max_files: int, max_bytes: int):
         self.staging = Path(staging)
-        self.staging.mkdir(parents=True, exist_ok=True)
+        make_dir(self.staging)
         self.max_files, self.max_bytes = max_files, max_bytes
         self.parts: list[Part] = []
         self.received = 0
@@ -121,6 +129,7 @@ class Uploads:
         for part in self.parts:
             part.discard()
         self.parts = []
+        stamp(self.staging)  # its time would tell when the last file arrived
 
     def finish(self, field: str) -> list[Staged]:
         """Finish every real file of a field (an empty file input sends a part with no name)."""

@@ -1,6 +1,7 @@
 """The defender's pages. Thin: forms validate, submission.py seals and stores, templates render."""
 
 import datetime
+import logging
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import format_date
@@ -10,10 +11,12 @@ from flask_babel import lazy_gettext as _l
 from . import i18n, refcode, returns
 from .accepting import seal_context, sealed_form_page, upload_limits
 from .forms import FeedbackForm, FollowupForm, StatusForm
+from .status import Status
 from .support_forms import IndividualForm, OrganisationForm
 from .web import services
 
 bp = Blueprint("site", __name__, url_prefix="/<lang>")
+log = logging.getLogger("intake")
 
 # Each status as the defender reads it: a name, and what it means for them.
 STATUS_TEXT = {
@@ -176,6 +179,7 @@ def followup():
 # When a code is mistyped or unknown, the same steps run on these stand-ins, so the time an
 # answer takes does not tell whether a code exists.
 STAND_IN_CODE = "0" * refcode.LENGTH
+STAND_IN_CODE_DISPLAY = refcode.display(STAND_IN_CODE)
 STAND_IN_MESSAGE = bytes(returns.SEALED_MESSAGE_SIZE)
 
 
@@ -207,9 +211,14 @@ def status():
         return render_template("status.html", form=form), 403 if form.csrf_token.errors else 400
     if not services().lookups.allow():
         form.reference_code.data = ""
-        return render_template("status.html", form=form, busy=True), 429
+        return padded(render_template("status.html", form=form, busy=True)), 429
     code, found, message = lookup(form.reference_code.data)
     form.reference_code.data = ""  # the code is not shown back under the answer
+    return padded(result_page(form, code, found, message))
+
+
+def result_page(form, code: str | None, found, message: str | None) -> str:
+    """The answer to a lookup: the status and message, or the one neutral "not found"."""
     if found is None:
         return render_template("status.html", form=form, not_found=True)
     name, meaning = STATUS_TEXT[found.status]
@@ -218,3 +227,37 @@ def status():
         more = FollowupForm(formdata=None, reference_code=refcode.display(code))
         context |= {"followup": more, "seal": seal_context(more), "limits": upload_limits()}
     return render_template("status.html", form=form, **context)
+
+
+# The message that takes the most room on a page: the longest allowed, every byte escaped to 5.
+LONGEST_MESSAGE = '"' * returns.MAX_MESSAGE
+
+
+def padded(page: str) -> str:
+    """Pad a lookup's answer to one length per language, so that neither the access log nor anyone
+    watching the connection learns the status or the length of the secretariat's message."""
+    sizes = services().result_sizes
+    if g.lang not in sizes:
+        sizes[g.lang] = _largest_result(page)
+    missing = sizes[g.lang] - len(page.encode("utf-8"))
+    if missing < 0:  # cannot happen while _largest_result is right; never hide that it was wrong
+        log.error("a status page is longer than the largest one computed; its length shows")
+        return page
+    filler = "<!--" + " " * max(0, missing - 7) + "-->"
+    return page.replace("</body>", filler + "</body>", 1) if missing >= 7 else page + " " * missing
+
+
+def _largest_result(sample: str) -> int:
+    """The length every lookup answer in this language is padded to: the largest page a status can
+    make (more information needed, the longest message, the longest date), rounded up to 1 KiB."""
+    longest_day = max(
+        (datetime.date(2026, month, 28).isoformat() for month in range(1, 13)),
+        key=lambda day: len(format_date(datetime.date.fromisoformat(day), format="long")),
+    )
+    form = StatusForm(formdata=None)
+    pages = [sample]
+    for status in STATUS_TEXT:
+        found = Status(status, longest_day, b"")
+        pages.append(result_page(form, STAND_IN_CODE_DISPLAY, found, LONGEST_MESSAGE))
+    largest = max(len(page.encode("utf-8")) for page in pages) + 256
+    return -(-largest // 1024) * 1024

@@ -123,6 +123,7 @@ class Services:
         self.statuses = StatusStore(cfg.status_dir)
         self.key = keyfiles.SubmissionKey(cfg.keys_dir, log.warning)
         self.integrity = _integrity(STATIC)
+        self.result_sizes: dict[str, int] = {}  # each language's lookup answer length (views.padded)
         # Each worker takes its share of the global rates (docs/security.md, "Floods").
         share = max(1, cfg.workers)
         self.submissions = limits.TokenBucket.per_minute(cfg.submissions_per_minute / share)

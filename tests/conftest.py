@@ -1,11 +1,18 @@
 """Fixtures shared by every test: keys, payloads, items and bundles built with the real code."""
 
+import contextlib
+import http.cookiejar
 import os
+import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -107,8 +114,6 @@ def client(app):
 
 def csrf_token(html: str) -> str:
     """The CSRF token of the first form in a page."""
-    import re
-
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
 
 
@@ -159,17 +164,11 @@ INTAKE = Path(sys.executable).parent / "intake"
 
 def browser():
     """A cookie-keeping HTTP client without JavaScript."""
-    import http.cookiejar
-    import urllib.request
-
     return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 
 
 def post_form(url, lang, form, answers):
     """Open a form as a browser without JavaScript would, send the answers; return (status, page)."""
-    import urllib.error
-    import urllib.parse
-
     client = browser()
     page = client.open(f"{url}/{lang}/{form}", timeout=30).read().decode()
     body = urllib.parse.urlencode({**answers, "csrf_token": csrf_token(page)}, doseq=True).encode()
@@ -186,35 +185,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path, site):
-    """`intake serve` as the operator runs it, its logs and temporary files in folders we can scan."""
+@contextlib.contextmanager
+def service(base: Path, site: dict, **settings):
+    """`intake serve` as the operator runs it, its logs and temporary files in `base`, to scan."""
     port = free_port()
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
+    tmp = base / "tmp"
+    tmp.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
     env |= {k: v for k, v in site.items() if k != "INTAKE_SECRET_KEY"}  # workers share a made one
     env |= {
         "INTAKE_CONFIG": os.devnull,
         "INTAKE_BIND": f"127.0.0.1:{port}",
-        "INTAKE_ACCESS_LOG": str(tmp_path / "access.log"),
-        "INTAKE_ERROR_LOG": str(tmp_path / "error.log"),
+        "INTAKE_ACCESS_LOG": str(base / "access.log"),
+        "INTAKE_ERROR_LOG": str(base / "error.log"),
         "TMPDIR": str(tmp),
+        **settings,
     }
     proc = subprocess.Popen([INTAKE, "serve"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url + "/", timeout=1).close()  # noqa: S310 (our own http URL)
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("intake serve did not start")
-    yield {"url": url, "env": env, "tmp": tmp, "logs": [tmp_path / "access.log", tmp_path / "error.log"]}
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        wait_for(url + "/", proc)
+        yield {"url": url, "env": env, "tmp": tmp, "logs": [base / "access.log", base / "error.log"]}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server(tmp_path, site):
+    """`intake serve` on the test site."""
+    with service(tmp_path, site) as running:
+        yield running
 
 
 def snapshot(folder) -> dict:
@@ -262,9 +263,6 @@ SERVICE_ACCOUNT = "intake-test"
 def deployment():
     """The project as an operator installs it: the built wheel with [web], in a fresh environment of
     the system's Python, in a folder outside the checkout that a service account can read."""
-    import shutil
-    import tempfile
-
     python = Path("/usr/bin/python3") if Path("/usr/bin/python3").exists() else Path(sys.executable)
     base = Path(tempfile.mkdtemp(prefix="intake-deploy-", dir="/tmp"))
     base.chmod(0o755)
@@ -304,8 +302,6 @@ def service_account():
 
 def wait_for(url: str, proc=None, seconds: float = 30) -> None:
     """Wait until `url` answers (any HTTP status); fail if the process ends or time runs out."""
-    import urllib.error
-
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

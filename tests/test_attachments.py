@@ -62,13 +62,16 @@ def test_stream_refusals_name_the_problem():
 def upload(client, lang, form, answers, files):
     """POST a multipart form as a browser does (encoded in memory: Werkzeug's test client would
     spool a large body to a temporary file it never closes)."""
-    page = client.get(f"/{lang}/{form}")
+    page = client.get(f"/{lang}/{form if form != 'followup' else 'status'}")  # a follow-up has no page
     fields = MultiDict({**answers, "csrf_token": csrf_token(page.text)})
     for key, value in answers.items():
         if isinstance(value, list):
             fields.setlist(key, value)
-    for name, content in files:
-        fields.add("attachments", FileStorage(io.BytesIO(content), filename=name))
+    for name, content, *media_type in files:
+        fields.add(
+            "attachments",
+            FileStorage(io.BytesIO(content), filename=name, content_type=(media_type or [None])[0]),
+        )
     boundary, body = encode_multipart(fields)
     return client.post(f"/{lang}/{form}", data=body, content_type=f"multipart/form-data; boundary={boundary}")
 

@@ -1,11 +1,13 @@
 """Prove it holds: hostile POSTs, floods, quotas, a full disk, and killed servers lose nothing."""
 
 import http.client
+import io
 import json
 import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,13 +19,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from intake import create_app, refcode
 from intake.offline.decrypt import decrypt_bundle
 
-from .conftest import INTAKE, ROOT, browser, csrf_token, filled, free_port, snapshot
+from .conftest import INTAKE, ROOT, browser, csrf_token, filled, free_port, service, snapshot
 from .test_attachments import tiny_disk  # noqa: F401 (a fixture)
 
 ROUTES = ["individual", "organisation", "feedback", "status", "followup"]
@@ -86,6 +88,133 @@ def test_every_post_route_refuses_hostile_input_cleanly(
     assert (snapshot(data_dir / "status") if (data_dir / "status").exists() else {}) == statuses or (
         response.status_code == 200 and route != "status"
     )
+
+
+def answers_for(route: str) -> dict:
+    """Valid answers for a POST route (a follow-up and a lookup carry a well-formed code)."""
+    if route == "status":
+        return {"reference_code": refcode.display(refcode.make())}
+    if route == "followup":
+        return {"reference_code": refcode.display(refcode.make()), "message": "more", "contact_details": ""}
+    return filled(route, "FILEPART")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    route=st.sampled_from(ROUTES),
+    lang=st.sampled_from(["en", "ar", "ru"]),
+    as_files=st.sets(
+        st.sampled_from([*NAMES, "hr_work", "message", "org_work", "contact_details"]), min_size=1
+    ),
+    filename=st.text(max_size=40),
+    content=st.binary(max_size=300),
+)
+def test_text_answers_sent_as_file_parts_are_refused_cleanly(
+    hostile_site, route, lang, as_files, filename, content
+):
+    """A browser sends text answers as plain parts; a crafted one may send any as a file part."""
+    data_dir, client, token = hostile_site
+    before = snapshot(data_dir)
+    fields = MultiDict()
+    for name, value in {**answers_for(route), "csrf_token": token}.items():
+        for v in value if isinstance(value, list) else [value]:
+            if name in as_files:
+                fields.add(name, FileStorage(io.BytesIO(content or v.encode()), filename=filename or "a.txt"))
+            else:
+                fields.add(name, v)
+    for name in as_files - set(fields):  # and parts the form never had
+        fields.add(name, FileStorage(io.BytesIO(content), filename=filename or "b.txt"))
+    boundary, body = encode_multipart(fields)
+    response = client.post(
+        f"/{lang}/{route}", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert response.status_code < 500 or response.status_code == 503, response.status_code
+    if response.status_code != 200 or route == "status":
+        assert {k: v for k, v in snapshot(data_dir).items() if k.startswith(("dropbox", "status"))} == {
+            k: v for k, v in before.items() if k.startswith(("dropbox", "status"))
+        }
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory):
+    """`intake serve` for hostile bodies that only a real HTTP server parses (chunked ones)."""
+    from intake import keyfiles
+    from intake.offline.keyring import Generation
+
+    base = tmp_path_factory.mktemp("hostile-server")
+    generation = Generation.new()
+    keyfiles.write_public_keys(base / "keys", generation.box.public_key, generation.sign.verify_key)
+    site = {"INTAKE_DATA_DIR": str(base / "data"), "INTAKE_KEYS_DIR": str(base / "keys")}
+    with service(
+        base, site, INTAKE_SUBMISSIONS_PER_MINUTE="100000", INTAKE_LOOKUPS_PER_MINUTE="100000"
+    ) as running:
+        yield running["url"], base / "data"
+
+
+def chunked(body: bytes, flaw: str, cut: int) -> bytes:
+    """`body` in chunks, with one kind of flaw a crafted client might send."""
+    cut = max(1, min(cut, len(body) - 1))
+    head, tail = body[:cut], body[cut:]
+    good = b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(head), head, len(tail), tail)
+    flaws = {
+        "none": good,
+        "bad size": b"zz\r\n" + head + b"\r\n0\r\n\r\n",
+        "negative size": b"-%x\r\n%s\r\n0\r\n\r\n" % (len(head), head),
+        "huge size": b"ffffffffffffffffff\r\n" + head,
+        "size too large for the data": b"%x\r\n%s\r\n0\r\n\r\n" % (len(head) + 1000, head),
+        "no CRLF after the data": b"%x\r\n%sXX0\r\n\r\n" % (len(head), head),
+        "bad extension": b"%x;\x00\x7f\r\n%s\r\n0\r\n\r\n" % (len(head), head),
+        "bad trailer": b"%x\r\n%s\r\n0\r\nno colon here\r\n\r\n" % (len(head), head),
+        "no last chunk": b"%x\r\n%s\r\n" % (len(head), head),
+        "cut off": good[: len(good) // 2],
+    }
+    return flaws[flaw]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    route=st.sampled_from(ROUTES),
+    lang=st.sampled_from(["en", "ar"]),
+    flaw=st.sampled_from(["none", "bad size", "negative size", "huge size", "size too large for the data",
+                          "no CRLF after the data", "bad extension", "bad trailer", "no last chunk", "cut off"]),
+    multipart=st.booleans(),
+    cut=st.integers(1, 400),
+)  # fmt: skip
+def test_chunked_and_malformed_chunked_bodies_are_refused_cleanly(
+    hostile_server, route, lang, flaw, multipart, cut
+):
+    url, data_dir = hostile_server
+    client = browser()
+    page = (
+        client.open(f"{url}/{lang}/{route if route != 'followup' else 'status'}", timeout=30).read().decode()
+    )
+    fields = {**answers_for(route), "csrf_token": csrf_token(page)}
+    if multipart:
+        boundary, body = encode_multipart(MultiDict(fields))
+        kind = f"multipart/form-data; boundary={boundary}"
+    else:
+        body, kind = urllib.parse.urlencode(fields, doseq=True).encode(), "application/x-www-form-urlencoded"
+    jar = next(h.cookiejar for h in client.handlers if hasattr(h, "cookiejar"))
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    before = {k: v for k, v in snapshot(data_dir).items() if k.startswith(("dropbox", "status"))}
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as conn:
+        conn.sendall(
+            f"POST /{lang}/{route} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nContent-Type: {kind}\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode()
+            + chunked(body, flaw, cut)
+        )
+        conn.shutdown(socket.SHUT_WR)  # the client is done: nobody waits for a deadline
+        response = http.client.HTTPResponse(conn)
+        response.begin()
+        status, text = response.status, response.read().decode("utf-8", "replace")
+    assert status < 500 or status == 503, (status, text[:300])
+    assert "Traceback" not in text
+    after = {k: v for k, v in snapshot(data_dir).items() if k.startswith(("dropbox", "status"))}
+    if flaw != "none" or status != 200 or route == "status":
+        assert after == before, status
+    else:
+        assert route == "status" or len(after) > len(before)  # a well-formed chunked request is accepted
 
 
 def submit(client, lang="en", form="feedback", marker="QUOTA"):
@@ -290,3 +419,64 @@ def test_the_quota_count_survives_files_vanishing_while_it_counts(tmp_path):
         assert storage.room_for(10) is True
     finally:
         os.scandir = real_scandir
+
+
+def longest_answers(app, route: str) -> dict:
+    """Every free-text answer at its length limit, in 4-byte characters; the rest valid."""
+    from intake.forms import FeedbackForm, FollowupForm
+    from intake.support_forms import IndividualForm, OrganisationForm
+
+    forms = {"individual": IndividualForm, "organisation": OrganisationForm, "feedback": FeedbackForm,
+             "followup": FollowupForm}  # fmt: skip
+    answers = answers_for(route)
+    with app.test_request_context(f"/en/{route}"):
+        for rule in forms[route](formdata=None).rules():
+            if "max" in rule and not {"choices", "number", "refcode"} & set(rule):
+                answers[rule["name"]] = "😀" * rule["max"]
+    return answers
+
+
+@pytest.mark.parametrize("route", ["individual", "organisation", "followup", "feedback"])
+@pytest.mark.parametrize("max_files", [0, 1, 5, 20])
+def test_the_longest_request_the_settings_allow_is_stored(site, route, max_files):
+    """Every answer at its limit, the most files allowed, with crafted names and declared types
+    (control characters cost six bytes each in JSON): the request still fits its sealed Frame."""
+    from .test_attachments import upload
+
+    app = create_app({**site, "INTAKE_MAX_ATTACHMENTS": str(max_files)})
+    answers = longest_answers(app, route)
+    crafted = "x\x01/" + "\x02" * 120
+    files = [
+        ("😀\x01" * 60 + f"{n}.pdf", b"%d" % n, crafted)
+        for n in range(max_files if route != "feedback" else 0)
+    ]
+    response = upload(app.test_client(), "ar", route, answers, files)
+    assert response.status_code == 200, response.text[:300]
+    stored = list(Path(site["INTAKE_DATA_DIR"], "dropbox").iterdir())
+    assert len([p for p in stored if p.suffix == ".att"]) == len(files)
+
+
+def test_the_longest_request_fits_one_frame_at_every_setting(app):
+    """The arithmetic behind the test above, so that a longer field or more files cannot slip in:
+    every text answer at its limit in 4-byte characters, every choice chosen, the most files the
+    settings allow with the longest names and declared types the server keeps."""
+    from intake import crypto, item, uploads
+    from intake.forms import FeedbackForm, FollowupForm
+    from intake.support_forms import IndividualForm, OrganisationForm
+
+    most_files = 20  # config.py: INTAKE_MAX_ATTACHMENTS is at most 20
+    entry = {"name": "😀" * uploads.MAX_NAME, "type": "a" * 64 + "/" + "b" * 64, "size": 200_000_000,
+             "key": "ab" * 32}  # fmt: skip
+    with app.test_request_context("/en/individual"):
+        for form_class in (IndividualForm, OrganisationForm, FeedbackForm, FollowupForm):
+            fields = {}
+            for rule in form_class(formdata=None).rules():
+                if rule.get("choices") and rule["type"] == "MultiCheckboxField":
+                    fields[rule["name"]] = rule["choices"]
+                elif rule.get("choices"):
+                    fields[rule["name"]] = max(rule["choices"], key=len)
+                else:
+                    fields[rule["name"]] = "😀" * rule.get("max", 40)
+            files = [entry] * (most_files if getattr(form_class, "ATTACHMENTS", False) else 0)
+            payload = {"form": form_class.KIND, "lang": "en", "fields": fields, "attachments": files}
+            assert len(item.encode_json(payload)) <= crypto.MAX_PAYLOAD[crypto.KIND_BODY], form_class.KIND

@@ -102,14 +102,20 @@
     return Array.prototype.map.call(bytes, function (b) { return (b < 16 ? "0" : "") + b.toString(16); }).join("");
   }
 
+  /* uploads.Part: a declared type is kept only when it looks like one. */
+  var MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/;
+  function mediaType(declared) {
+    var type = (declared || "").split(";")[0].trim().toLowerCase();
+    return MEDIA_TYPE.test(type) ? type : "application/octet-stream";
+  }
+
   /* Seal every chosen file; resolve to [{meta, blob}] (meta as uploads.Staged.metadata). */
   function sealFiles(files) {
     return Promise.all(Array.prototype.map.call(files, function (file) {
       return file.arrayBuffer().then(function (buffer) {
         var key = root.nacl.randomBytes(32);
         var blob = new Blob(sealStream(new Uint8Array(buffer), key), { type: "application/octet-stream" });
-        var meta = { name: Array.from(file.name).slice(0, 100).join(""),
-          type: Array.from(file.type || "application/octet-stream").slice(0, 100).join(""),
+        var meta = { name: Array.from(clean(file.name)).slice(0, 100).join(""), type: mediaType(file.type),
           size: file.size, key: toHex(key) };
         return { meta: meta, blob: blob };
       });

@@ -1,0 +1,124 @@
+"""Quiet leaks: what a seized disk, the access log or a watcher of the connection could learn."""
+
+import datetime
+import os
+import socket
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from intake import refcode, returns
+
+from .conftest import LANGS, filled, post_form
+from .test_attachments import upload
+from .test_operations import intake
+from .test_returns import lookup, submit
+
+
+def midnight_utc() -> int:
+    today = datetime.datetime.now(datetime.UTC).date()
+    return int(datetime.datetime(today.year, today.month, today.day, tzinfo=datetime.UTC).timestamp())
+
+
+def test_every_file_and_folder_the_server_writes_is_dated_by_the_day_and_owner_only(
+    server, site, generation, tmp_path
+):
+    url = server["url"]
+    for lang, form in (("ar", "individual"), ("ru", "feedback")):
+        assert post_form(url, lang, form, filled(form, "STAMPED"))[0] == 200
+    from intake import create_app
+
+    client = create_app(site).test_client()  # a request with files, through the same data folder
+    assert (
+        upload(
+            client, "es", "organisation", filled("organisation", "FILES"), [("a.pdf", b"%PDF-1")]
+        ).status_code
+        == 200
+    )
+    # An import: statuses written, items deleted, the journal made and removed.
+    from intake.dropbox import DropBox
+
+    dropbox = DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox")
+    code = refcode.make()
+    update = returns.Update(refcode.lookup_id(code), "accepted", "2026-11-20", None)
+    bundle = returns.encode(
+        returns.ReturnBundle(2, "2026-11-21", (update,), dropbox.item_ids()[:1]), generation.sign
+    )
+    (tmp_path / "return.bin").write_bytes(bundle)
+    assert intake(server["env"], "import", tmp_path / "return.bin").returncode == 0
+    time.sleep(0.5)  # let the workers finish whatever they write after answering
+    day = midnight_utc()
+    data = Path(site["INTAKE_DATA_DIR"])
+    paths = [data, *data.rglob("*")]
+    assert len([p for p in paths if p.suffix in (".item", ".att")]) >= 2
+    for path in paths:
+        info = path.stat()
+        assert info.st_mtime == day, path  # (access and change times: docs/security.md)
+        assert stat.S_IMODE(info.st_mode) == (0o700 if path.is_dir() else 0o600), path
+    for log in server["logs"]:
+        assert log.stat().st_mtime == day, log
+
+
+def status_lengths(client, lang, codes) -> set[int]:
+    lengths = set()
+    for code in codes:
+        response = lookup(client, lang, code)
+        assert response.status_code == 200
+        assert int(response.headers["Content-Length"]) == len(response.data)
+        lengths.add(len(response.data))
+    return lengths
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_lookup_answer_has_one_length_on_the_wire(client, site, generation, lang):
+    from intake import importer
+    from intake.dropbox import DropBox
+
+    from .conftest import statuses_of
+
+    codes = {name: submit(client, lang, "feedback") for name in ("received", "long", "short", "more")}
+    long_message = "ش" * (returns.MAX_MESSAGE // 2)  # the longest message, in Arabic letters
+    decided = {
+        "long": ("accepted", long_message),
+        "short": ("closed", "ok"),
+        "more": ("more_info", '<"&>' * 300),
+    }
+    updates = []
+    for name, (status, message) in decided.items():
+        code = refcode.normalise(codes[name])
+        sealed = returns.seal_message(message, refcode.reply_key(code).public_key)
+        updates.append(returns.Update(refcode.lookup_id(code), status, "2026-09-30", sealed))
+    bundle = returns.encode(returns.ReturnBundle(1, "2026-11-21", tuple(updates), ()), generation.sign)
+    data_dir = site["INTAKE_DATA_DIR"]
+    importer.import_bundle(bundle, generation.sign.verify_key, data_dir, DropBox(Path(data_dir) / "dropbox"),
+                           statuses_of(site))  # fmt: skip
+    unknown = refcode.display(refcode.make())
+    mistyped = codes["received"][:-1] + ("0" if codes["received"][-1] != "0" else "1")
+    assert long_message in lookup(client, lang, codes["long"]).text  # the message is really shown
+    assert len(status_lengths(client, lang, [unknown, mistyped, *codes.values()])) == 1
+
+
+def test_malformed_requests_are_logged_by_kind_never_with_what_was_sent(server):
+    host, port = server["url"].removeprefix("http://").split(":")
+    secret = "QUERYMARK" + os.urandom(4).hex()
+    for request in (f"GET /en/status?code={secret}\r\n\r\n", f"GET /en/?{secret} HTTP/1.1 extra\r\n\r\n",
+                    f"GET /en/ HTTP/1.1\r\n{secret} header\r\n\r\n"):  # fmt: skip
+        with socket.create_connection((host, int(port))) as raw:
+            raw.sendall(request.encode("latin-1"))
+            raw.recv(1000)
+    time.sleep(0.5)
+    errors = server["logs"][1].read_text(encoding="utf-8")
+    assert errors.count("Invalid request from ip=-: ") >= 3
+    assert secret not in errors and secret not in server["logs"][0].read_text(encoding="utf-8")
+
+
+def test_a_huge_file_given_to_import_is_refused_in_one_line(server, tmp_path):
+    huge = tmp_path / "huge.bin"
+    with open(huge, "wb") as f:
+        f.truncate(2 * 10**9)  # 2 GB, sparse
+    for given in (huge, "/dev/zero"):
+        result = intake(server["env"], "import", given)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert len(result.stderr.splitlines()) == 1 and "far larger than any return bundle" in result.stderr
