@@ -31,7 +31,7 @@ class Decision:
 
 def _row(request: dict) -> dict:
     summary = render.summary_row(request)
-    return {
+    row = {
         "reference": request["reference"],
         "status": "",
         "message": "",
@@ -39,9 +39,10 @@ def _row(request: dict) -> dict:
         "received": summary["received"],
         "form": summary["form"],
         "language": summary["language"],
-        "country": render.defuse(summary["country"]),
+        "country": summary["country"],
         "item": request["item"],
     }
+    return {column: render.defuse(value) for column, value in row.items()}
 
 
 def _existing(path: Path) -> list[dict]:

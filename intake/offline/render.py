@@ -176,9 +176,32 @@ def index_html(requests: list[dict]) -> str:
     return "".join(parts)
 
 
+_FORMULA = frozenset("=+-@")
+# Characters a reader does not see before the first visible one: spaces of every kind, line
+# breaks, controls, format characters (zero-width space, BOM, direction marks), lone combining
+# marks, unassigned and private-use code points, and the Hangul and Braille blanks.
+_UNSEEN = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _first_seen(value: str) -> str:
+    # NFKC one character at a time: it maps a full-width ＝ to "=", and unlike NFKC of the whole
+    # text it cannot compose "=" and a following U+0338 into "≠" and hide the "=".
+    for raw in value:
+        for char in unicodedata.normalize("NFKC", raw):
+            if unicodedata.category(char) not in _UNSEEN and char not in _BLANKS:
+                return char
+    return ""
+
+
 def defuse(value: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """Keep a spreadsheet from running a cell as a formula: prefix "'" if one could start it.
+
+    Looks past every character a reader does not see to the first one they do, so a formula
+    behind a space, a tab, a line break, a no-break or zero-width space or a BOM, or written
+    with full-width signs, is defused too.
+    """
+    return "'" + value if value[:1] in ("\t", "\r") or _first_seen(value) in _FORMULA else value
 
 
 def index_csv(requests: list[dict]) -> str:
