@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
 
@@ -41,3 +42,13 @@ def write_atomic(
         raise
     if durable:
         fsync_dir(path.parent)
+
+
+def private_dir(path: Path) -> Path:
+    """Make `path` a folder its owner alone can enter, creating it or narrowing its mode."""
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        path.chmod(mode & 0o700)
+    return path

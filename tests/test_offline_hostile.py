@@ -47,7 +47,7 @@ class Made:
         return f"<item with {len(self.streams)} files>"
 
 
-def made(files=(), names=None, **fields) -> Made:
+def made(files=(), names=None, generation=GEN, **fields) -> Made:
     """An item announcing these files, sealed with the real code."""
     body = payload(**fields)
     metas, streams = [], []
@@ -58,7 +58,7 @@ def made(files=(), names=None, **fields) -> Made:
         streams.append(stream)
     if files:
         body["attachments"] = metas
-    return Made(make_item(body, GEN)[1], body, streams, list(files))
+    return Made(make_item(body, generation)[1], body, streams, list(files))
 
 
 def write_entries(path: Path, entries) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .. import crypto, keyfiles
 from ..bundle import BundleError
+from ..fsutil import private_dir
 from ..status import STATUSES
 from . import reply
 from .decisions import DecisionError
@@ -44,6 +45,8 @@ def print_generation(generation: Generation, label: str) -> None:
 
 
 def _publish(generation: Generation, out: Path) -> None:
+    private_dir(out / "keys")
+    private_dir(out)
     for path in keyfiles.write_public_keys(
         out / "keys", generation.box.public_key, generation.sign.verify_key
     ):
@@ -59,7 +62,7 @@ def cmd_keygen(args) -> int:
             raise UsageError(f"{path} already exists; refusing to overwrite it")
     passphrase = read_passphrase(args, confirm=True)
     generation = Generation.new()
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)
     save(keyring_path, Keyring((generation,)), passphrase)
     print(f"wrote {keyring_path} (secret: keep it on this machine and on its backups only)")
     _publish(generation, out)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import bundle, item, refcode
 from ..crypto import FormatError
-from ..fsutil import write_atomic
+from ..fsutil import private_dir, write_atomic
 from ..refcode import display
 from . import decisions, render
 from .folder import Pending, read_request
@@ -174,7 +174,8 @@ def decrypt_bundle(
 ) -> Report:
     """Decrypt every item of a bundle into `out`; one bad item never stops the others."""
     out = Path(out)
-    (out / REQUESTS).mkdir(parents=True, exist_ok=True)
+    private_dir(out / REQUESTS)  # plaintext lives here: the owner's alone, like every file in it
+    private_dir(out)
     report = Report()
     run = _Run(keyring, str(out / REQUESTS), report)
     size = os.path.getsize(bundle_path)

@@ -47,7 +47,7 @@ def decrypt_into(folder: str, number: int, meta: dict, data: bytes) -> dict:
     entry = {"name": meta["name"], "type": meta["type"], "size": meta["size"], "file": None, "problem": None}
     target = os.path.join(folder, safe_name(number, meta["name"]))
     try:
-        with open(target, "xb") as out:
+        with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
             open_stream(io.BytesIO(data), bytes.fromhex(meta["key"]), meta["size"], out)
     except StreamError as e:
         os.unlink(target)
