@@ -53,7 +53,7 @@ def test_index_and_decisions_defuse_every_cell(tmp_path):
     write_entries(tmp_path / "b.bin", entries)
     assert decrypt_bundle(tmp_path / "b.bin", KEYRING, tmp_path / "out").ok
     for name in ("index.csv", "decisions.csv"):
-        text = (tmp_path / "out" / name).read_bytes().decode("utf-8")  # keeps a lone CR
+        text = (tmp_path / "out" / name).read_bytes().decode("utf-8-sig")  # keeps a lone CR
         rows = list(csv.DictReader(io.StringIO(text, newline="")))
         written = {row["country"] for row in rows}
         expected = {"'" + c for c in COUNTRIES if c != "Atlantis"} | {"Atlantis"}

@@ -97,7 +97,7 @@ def check_index(out: Path) -> None:
     assert listed == folders
     page = (out / "index.html").read_text(encoding="utf-8")
     assert all(f"requests/{name}/request.html" in page for name in folders)
-    with open(out / "decisions.csv", encoding="utf-8", newline="") as f:
+    with open(out / "decisions.csv", encoding="utf-8-sig", newline="") as f:
         assert {row["item"] for row in csv.DictReader(f)} == folders
 
 

@@ -96,7 +96,7 @@ def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, s
     )
     codes = {lang: submit(client, lang, form) for lang, form in forms.items()}
     read = export_decrypt(tmp_path, server_env, secretariat, "export-1")
-    with open(read / "decisions.csv", encoding="utf-8") as f:
+    with open(read / "decisions.csv", encoding="utf-8-sig") as f:
         listed = {row["reference"] for row in csv.DictReader(f)}
     assert listed == set(codes.values())
     later = [submit(client, "en", "feedback") for _ in range(2)]  # not in the first export
@@ -136,7 +136,7 @@ def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, s
     assert tool("intake", "export", "--out", bundle, env=server_env).returncode == 0
     assert tool("intake-offline", "decrypt", bundle, "--keyring", secretariat["keyring"], "--passphrase-file",
                 secretariat["pass"], "--out", read2).returncode == 0  # fmt: skip
-    with open(read2 / "decisions.csv", encoding="utf-8") as f:
+    with open(read2 / "decisions.csv", encoding="utf-8-sig") as f:
         assert {row["reference"] for row in csv.DictReader(f)} == set(later)
 
 
@@ -166,7 +166,7 @@ def test_follow_up_round_trip(tmp_path, client, site, server_env, secretariat):
     follow = [r for r in requests if r["form"] == "followup"]
     assert len(follow) == 1 and follow[0]["reference"] == code
     assert follow[0]["request"]["fields"]["message"] == "تاريخ الجلسة هو ١٢ مارس"
-    with open(read / "decisions.csv", encoding="utf-8") as f:
+    with open(read / "decisions.csv", encoding="utf-8-sig") as f:
         rows = [row for row in csv.DictReader(f) if row["reference"] == code]
     assert [row["form"] for row in rows] == ["individual", "followup"]
 
@@ -240,7 +240,7 @@ def test_reply_refuses_bad_decisions_naming_the_row(tmp_path, client, server_env
         (("ABCDE-FGHJK-MNPQR-STVWX", "accepted", ""), "row 2: the reference code is not valid"),
     ]
     for (reference, status, message), expected in cases:
-        with open(read / "decisions.csv", encoding="utf-8", newline="") as f:
+        with open(read / "decisions.csv", encoding="utf-8-sig", newline="") as f:
             rows = list(csv.DictReader(f))
         rows[0].update(reference=reference, status=status, message=message)
         with open(read / "decisions.csv", "w", encoding="utf-8", newline="") as f:

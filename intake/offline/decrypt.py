@@ -195,6 +195,7 @@ def decrypt_bundle(
     requests = list(run.requests.values()) + load_requests(out, skip=set(run.requests), report=report)
     write_atomic(out / "index.html", render.index_html(requests).encode("utf-8"), durable=False)
     write_atomic(out / "index.csv", render.index_csv(requests).encode("utf-8"), durable=False)
-    decisions.prefill(out, requests)
+    if problem := decisions.prefill(out, requests):
+        report.failures.append(problem)
     os.sync()  # one sync for the whole run instead of one per file
     return report

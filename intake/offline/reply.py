@@ -7,7 +7,7 @@ from pathlib import Path
 from .. import refcode, returns
 from ..fsutil import write_atomic
 from . import decisions
-from .decrypt import FOLDER, REQUESTS
+from .decrypt import FOLDER, REQUESTS, load_requests
 from .keyring import Keyring
 
 
@@ -37,8 +37,18 @@ def acknowledged_items(out: Path) -> tuple[bytes, ...]:
 def build(out: Path, keyring: Keyring, sequence: int) -> returns.ReturnBundle:
     """The bundle for the decisions in out/decisions.csv and the items in out/requests."""
     day = datetime.date.today().isoformat()
+    requests = {r["item"]: r for r in load_requests(Path(out))}
+    found, _ = decisions.read(out, requests)
+    chosen: dict[str, decisions.Decision] = {}
+    for decision in found:
+        earlier = chosen.setdefault(decision.code, decision)
+        if (earlier.status, earlier.message) != (decision.status, decision.message):
+            raise decisions.DecisionError(
+                f"{decisions.FILE} rows {earlier.row} and {decision.row} decide the same reference code "
+                "differently; keep one"
+            )
     updates = []
-    for decision in decisions.read(out):
+    for decision in chosen.values():
         sealed = None
         if decision.message:
             reply_public = refcode.reply_key(decision.code).public_key
