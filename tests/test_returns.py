@@ -105,7 +105,7 @@ def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, s
     result = tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"],
                   "--passphrase-file", secretariat["pass"], "--out", tmp_path / "return-1.bin")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "5 status updates (5 with a message), 5 items acknowledged" in result.stdout
+    assert "5 status updates (5 with a message, 0 sent again), 5 items acknowledged" in result.stdout
     result = tool("intake", "import", tmp_path / "return-1.bin", env=server_env)
     assert result.returncode == 0, result.stderr
     assert "5 status updates, 5 acknowledged items deleted" in result.stdout

@@ -9,10 +9,11 @@ from .. import crypto, keyfiles
 from ..bundle import BundleError
 from ..fsutil import private_dir
 from ..status import STATUSES
-from . import reply
+from . import decisions, reply
 from .decisions import DecisionError
 from .decrypt import decrypt_bundle
 from .keyring import Generation, Keyring, KeyringError, load, save
+from .ledger import LedgerError
 
 EXIT_OK, EXIT_ITEMS_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -137,10 +138,16 @@ def cmd_reply(args) -> int:
     keyring = load(args.keyring, read_passphrase(args, confirm=False))
     if Path(args.out).exists():
         raise UsageError(f"{args.out} already exists; choose a new name for each return bundle")
-    bundle = reply.write(Path(args.requests), keyring, Path(args.keyring), Path(args.out))
-    messages = sum(u.sealed_message is not None for u in bundle.updates)
-    print(f"wrote {args.out}: return bundle {bundle.sequence}, {len(bundle.updates)} status updates "
-          f"({messages} with a message), {len(bundle.acks)} items acknowledged")  # fmt: skip
+    made = reply.write(Path(args.requests), keyring, Path(args.keyring), Path(args.out), resend=args.resend)
+    bundle, sent = made.bundle, made.sent.outgoing
+    messages = sum(o.message != "" for o in sent)
+    again = sum(not o.new for o in sent)
+    print(f"read {decisions.FILE} ({made.read_as})")
+    print(f"wrote {args.out}: return bundle {bundle.sequence}, {len(sent)} status updates "
+          f"({messages} with a message, {again} sent again), {len(bundle.acks)} items acknowledged")  # fmt: skip
+    if made.sent.already_sent and not args.resend:
+        print(f"{made.sent.already_sent} decisions were sent by earlier replies and not again "
+              "(reply --resend sends every status again, if a return bundle was lost)")  # fmt: skip
     print("Carry it to the operator, who runs: intake import " + Path(args.out).name)
     return EXIT_OK
 
@@ -172,13 +179,20 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(
             "reply",
             help="sign a return bundle from DIR/decisions.csv (statuses, messages) and acknowledge DIR's items",
-            description="Statuses: " + ", ".join(STATUSES) + ". A row without a status changes nothing. "
+            description="Statuses: " + ", ".join(STATUSES) + ". A row without a status changes nothing; "
+            "for each reference code the row of its newest request that has a status wins, and it is "
+            "sent once, dated the day it was first sent (DIR/ledger.json records what was sent). "
             "Every request decrypted into DIR is acknowledged, so the server deletes its copy.",
         )
     )
     p.add_argument("requests", metavar="DIR", help="the folder decrypt wrote (with decisions.csv)")
     p.add_argument("--keyring", required=True, metavar="FILE", help="the secretariat keyring")
     p.add_argument("--out", required=True, metavar="RETURN", help="the return bundle to write")
+    p.add_argument(
+        "--resend",
+        action="store_true",
+        help="send every status again, each with the day it was decided (when a return bundle was lost)",
+    )
     p.set_defaults(func=cmd_reply)
 
     keys = sub.add_parser("keys", help="rotate and list key generations").add_subparsers(
@@ -199,7 +213,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, KeyringError, BundleError, DecisionError, FileExistsError) as e:
+    except (UsageError, KeyringError, BundleError, DecisionError, LedgerError, FileExistsError) as e:
         print(f"intake-offline: {e}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as e:

@@ -10,7 +10,7 @@ from .. import bundle, item, refcode
 from ..crypto import FormatError
 from ..fsutil import private_dir, write_atomic
 from ..refcode import display
-from . import decisions, render
+from . import decisions, ledger, render
 from .folder import Pending, read_request
 from .keyring import Keyring
 
@@ -177,6 +177,12 @@ def decrypt_bundle(
     private_dir(out / REQUESTS)  # plaintext lives here: the owner's alone, like every file in it
     private_dir(out)
     report = Report()
+    with ledger.locked(out):  # reply, or a desk, may not change decisions.csv meanwhile
+        _decrypt(bundle_path, keyring, out, progress, report)
+    return report
+
+
+def _decrypt(bundle_path: Path, keyring: Keyring, out: Path, progress, report: Report) -> None:
     run = _Run(keyring, str(out / REQUESTS), report)
     size = os.path.getsize(bundle_path)
     with open(bundle_path, "rb") as stream:
@@ -198,4 +204,3 @@ def decrypt_bundle(
     if problem := decisions.prefill(out, requests):
         report.failures.append(problem)
     os.sync()  # one sync for the whole run instead of one per file
-    return report
