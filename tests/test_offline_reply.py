@@ -185,3 +185,35 @@ def test_the_newest_decision_for_a_code_wins(air):
     path.write_bytes(b"\r\n".join([lines[0], *reversed([line for line in lines[1:] if line])]) + b"\r\n")
     target, _ = air.reply()
     assert air.updates(target, [first]) == {}
+
+
+def test_acknowledged_requests_say_they_reached_the_secretariat(air, tmp_path):
+    server = Server(tmp_path, air.generation)
+    waiting, decided = air.receive({}, {"lang": "ru"})
+    air.decide({decided["item"]: ("accepted", "")})
+    first, stdout = air.reply()
+    sent = air.updates(first, [waiting, decided])
+    assert sent[waiting["item"]][:2] == ("delivered", "") and sent[waiting["item"]][2] in today()
+    assert sent[decided["item"]][:2] == ("accepted", "")
+    assert "2 status updates (1 'delivered', 0 with a message, 0 sent again)" in stdout
+    server.apply(first)
+    assert server.seen(waiting)[0] == "delivered"
+    second, _ = air.reply()
+    assert air.updates(second, [waiting, decided]) == {}  # once
+
+
+def test_an_answer_to_more_info_is_no_longer_asked_for(air, tmp_path):
+    server = Server(tmp_path, air.generation)
+    [first] = air.receive({})
+    air.decide({first["item"]: ("more_info", "Which court?")})
+    asked, _ = air.reply()
+    server.apply(asked)
+    [answer] = air.receive({"form": "followup", "reference_code": first["reference"], "message": "Kyiv"})
+    arrived, _ = air.reply()  # the more_info row is still there; the answer is newer
+    sent = air.updates(arrived, [first])
+    assert sent[first["item"]][:2] == ("delivered", "")
+    server.apply(arrived)
+    assert server.seen(first)[0] == "delivered"  # the status page no longer asks for more
+    air.decide({answer["item"]: ("referred", "A partner will contact you.")})
+    decided, _ = air.reply()
+    assert air.updates(decided, [first])[first["item"]][:2] == ("referred", "A partner will contact you.")

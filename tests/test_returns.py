@@ -105,7 +105,10 @@ def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, s
     result = tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"],
                   "--passphrase-file", secretariat["pass"], "--out", tmp_path / "return-1.bin")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "5 status updates (5 with a message, 0 sent again), 5 items acknowledged" in result.stdout
+    assert (
+        "5 status updates (0 'delivered', 5 with a message, 0 sent again), 5 items acknowledged"
+        in result.stdout
+    )
     result = tool("intake", "import", tmp_path / "return-1.bin", env=server_env)
     assert result.returncode == 0, result.stderr
     assert "5 status updates, 5 acknowledged items deleted" in result.stdout
@@ -140,7 +143,7 @@ def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, s
         assert {row["reference"] for row in csv.DictReader(f)} == set(later)
 
 
-def test_follow_up_round_trip(tmp_path, client, site, server_env, secretariat):
+def test_follow_up_round_trip(tmp_path, app, client, site, server_env, secretariat):
     code = submit(client, "ar", "individual")
     read = export_decrypt(tmp_path, server_env, secretariat, "e1")
     decide(read, {code: ("more_info", MESSAGES["ar"])})
@@ -169,6 +172,50 @@ def test_follow_up_round_trip(tmp_path, client, site, server_env, secretariat):
     with open(read / "decisions.csv", encoding="utf-8-sig") as f:
         rows = [row for row in csv.DictReader(f) if row["reference"] == code]
     assert [row["form"] for row in rows] == ["individual", "followup"]
+
+    # The answer reached the secretariat: the defender is no longer asked for more.
+    reply_and_import(tmp_path, read, server_env, secretariat, "r2.bin")
+    page = lookup(client, "ar", code).text
+    from intake.views import STATUS_TEXT
+
+    assert f"<h2>{translated(app, 'ar', STATUS_TEXT['delivered'][0])}</h2>" in page
+    assert 'data-kind="followup"' not in page
+
+
+def translated(app, lang: str, text) -> str:
+    """A lazy string from views.py as the page in `lang` shows it."""
+    with app.test_request_context(f"/{lang}/"):
+        from flask import g
+        from flask_babel import gettext, refresh
+
+        g.lang = lang
+        refresh()
+        return gettext(str(text._args[0]))
+
+
+def reply_and_import(tmp_path, read, server_env, secretariat, name):
+    result = tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"],
+                  "--passphrase-file", secretariat["pass"], "--out", tmp_path / name)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert tool("intake", "import", tmp_path / name, env=server_env).returncode == 0
+
+
+def test_acknowledged_requests_tell_the_defender_they_reached_the_secretariat(
+    tmp_path, app, client, server_env, secretariat
+):
+    from intake.views import STATUS_TEXT
+
+    codes = {lang: submit(client, lang, "feedback" if lang == "fr" else "individual") for lang in LANGS}
+    read = export_decrypt(tmp_path, server_env, secretariat, "e1")
+    reply_and_import(tmp_path, read, server_env, secretariat, "r1.bin")  # nothing decided yet
+    for lang in LANGS:
+        page = lookup(client, lang, codes[lang]).text
+        name, meaning = (translated(app, lang, text) for text in STATUS_TEXT["delivered"])
+        assert f"<h2>{name}</h2>" in page and meaning in page, lang
+        waiting = translated(app, lang, STATUS_TEXT["received"][1])
+        assert waiting not in page, lang  # no longer "waits to be read": the server has deleted it
+        if lang != "en":
+            assert name != str(STATUS_TEXT["delivered"][0]), f"{lang}: not translated"
 
 
 def signed(generation, sequence=10, updates=(), acks=()):
@@ -261,7 +308,8 @@ def test_messages_are_padded_sealed_to_the_code_and_open_only_with_it():
     assert returns.open_message(long, refcode.reply_key(code)) == "ж" * 1000
     with pytest.raises(returns.ReturnError):
         returns.open_message(short, refcode.reply_key(other))
-    assert set(STATUSES) == {
+    # A bundle carries a status as its index: new statuses only ever go at the end.
+    assert STATUSES == (
         "received",
         "in_review",
         "more_info",
@@ -269,7 +317,8 @@ def test_messages_are_padded_sealed_to_the_code_and_open_only_with_it():
         "accepted",
         "declined",
         "closed",
-    }
+        "delivered",
+    )
 
 
 def test_unknown_and_mistyped_codes_do_the_same_work(app, client, monkeypatch):

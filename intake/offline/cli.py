@@ -14,6 +14,7 @@ from .decisions import DecisionError
 from .decrypt import decrypt_bundle
 from .keyring import Generation, Keyring, KeyringError, load, save
 from .ledger import LedgerError
+from .plan import DELIVERED
 
 EXIT_OK, EXIT_ITEMS_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -142,9 +143,10 @@ def cmd_reply(args) -> int:
     bundle, sent = made.bundle, made.sent.outgoing
     messages = sum(o.message != "" for o in sent)
     again = sum(not o.new for o in sent)
+    delivered = sum(o.status == DELIVERED for o in sent)
     print(f"read {decisions.FILE} ({made.read_as})")
-    print(f"wrote {args.out}: return bundle {bundle.sequence}, {len(sent)} status updates "
-          f"({messages} with a message, {again} sent again), {len(bundle.acks)} items acknowledged")  # fmt: skip
+    print(f"wrote {args.out}: return bundle {bundle.sequence}, {len(sent)} status updates ({delivered} "
+          f"'{DELIVERED}', {messages} with a message, {again} sent again), {len(bundle.acks)} items acknowledged")  # fmt: skip
     if made.sent.already_sent and not args.resend:
         print(f"{made.sent.already_sent} decisions were sent by earlier replies and not again "
               "(reply --resend sends every status again, if a return bundle was lost)")  # fmt: skip

@@ -6,6 +6,9 @@ from .. import refcode
 from .decisions import Decision
 from .ledger import Ledger
 
+DELIVERED = "delivered"
+MORE_INFO = "more_info"
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -54,17 +57,35 @@ def plan(
     today: str,
     resend: bool = False,
 ) -> Plan:
-    """Send a code's newest decision if it differs from what was last sent; with `resend`, all."""
+    """Send what each code should now say, if it differs from what was last sent; with `resend`, all.
+
+    A code says its newest decision; "delivered" while it has none and nothing was sent for it
+    yet; and "delivered" too when its newest decision is more_info and a newer request of the
+    code (the defender's answer) has come in since, until the secretariat decides again.
+    """
     newest = newest_decisions(requests, found, rows)
+    latest: dict[str, dict] = {}
+    for request in requests:
+        code = request["reference"]
+        if code not in latest or _age(request, rows) > _age(latest[code], rows):
+            latest[code] = request
+    by_item = {r["item"]: r for r in requests}
     outgoing, already_sent = [], 0
-    for code in sorted({r["reference"] for r in requests} | set(ledger.codes)):
+    for code in sorted(set(latest) | set(ledger.codes)):
         before = ledger.codes.get(code)
         decision = newest.get(code)
-        wanted = (decision.status, decision.message) if decision else None
+        if decision is not None:
+            wanted = (decision.status, decision.message)
+            if decision.status == MORE_INFO and _age(latest[code], rows) > _age(by_item[decision.item], rows):
+                wanted = (DELIVERED, "")  # answered: it is here, and will be read
+        elif before is None and code in latest:
+            wanted = (DELIVERED, "")  # acknowledged by this reply, not decided yet
+        else:
+            wanted = None  # an empty row changes nothing
         if wanted is not None and (before is None or (before.status, before.message) != wanted):
             outgoing.append(Outgoing(code, *wanted, decided=today, new=True))
             continue
-        already_sent += wanted is not None
+        already_sent += decision is not None
         if resend and before is not None:
             outgoing.append(Outgoing(code, before.status, before.message, before.decided, new=False))
     return Plan(tuple(outgoing), already_sent)
