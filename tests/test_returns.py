@@ -218,6 +218,35 @@ def test_acknowledged_requests_tell_the_defender_they_reached_the_secretariat(
             assert name != str(STATUS_TEXT["delivered"][0]), f"{lang}: not translated"
 
 
+def test_after_gets_past_a_sequence_ahead_of_the_clock(
+    tmp_path, client, site, generation, server_env, secretariat
+):
+    """A keyring restored without its .sequence file, on a machine whose clock is behind the last reply."""
+    import time
+
+    code = submit(client, "es", "individual")
+    read = export_decrypt(tmp_path, server_env, secretariat, "e1")
+    ahead = int(time.time()) + 10**9  # a reply once made with a clock far ahead, or this one behind
+    (tmp_path / "earlier.bin").write_bytes(signed(generation, ahead))
+    assert tool("intake", "import", tmp_path / "earlier.bin", env=server_env).returncode == 0
+    assert not Path(str(secretariat["keyring"]) + ".sequence").exists()  # restored without it
+
+    def reply(name, *flags):
+        result = tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"],
+                      "--passphrase-file", secretariat["pass"], "--out", tmp_path / name, *flags)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return tool("intake", "import", tmp_path / name, env=server_env)
+
+    refused = reply("r1.bin")
+    assert refused.returncode == 2 and f"not newer than the last one applied ({ahead})" in refused.stderr
+    before = snapshot(site["INTAKE_DATA_DIR"])
+    assert reply("r2.bin", "--after", ahead).returncode == 0
+    assert snapshot(site["INTAKE_DATA_DIR"]) != before
+    assert statuses_of(site).get(refcode.lookup_id(refcode.normalise(code))).status == "delivered"
+    assert DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox").item_ids() == []
+    assert reply("r3.bin").returncode == 0  # and the replies after it follow on
+
+
 def signed(generation, sequence=10, updates=(), acks=()):
     return returns.encode(returns.ReturnBundle(sequence, "2026-11-21", tuple(updates), tuple(acks)),
                           generation.sign)  # fmt: skip

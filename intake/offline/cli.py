@@ -136,10 +136,16 @@ def cmd_decrypt(args) -> int:
 
 def cmd_reply(args) -> int:
     """Write the signed return bundle: statuses and messages from decisions.csv, acknowledgements."""
-    keyring = load(args.keyring, read_passphrase(args, confirm=False))
+    if not 0 <= args.after < 2**63:
+        raise UsageError("--after takes the sequence number the server last applied (0 or more)")
     if Path(args.out).exists():
         raise UsageError(f"{args.out} already exists; choose a new name for each return bundle")
-    made = reply.write(Path(args.requests), keyring, Path(args.keyring), Path(args.out), resend=args.resend)
+    keyring = load(args.keyring, read_passphrase(args, confirm=False))
+    # --after answers a refusal: the refused bundles' statuses never arrived, so send them all.
+    resend = args.resend or args.after > 0
+    made = reply.write(
+        Path(args.requests), keyring, Path(args.keyring), Path(args.out), resend=resend, after=args.after
+    )
     bundle, sent = made.bundle, made.sent.outgoing
     messages = sum(o.message != "" for o in sent)
     again = sum(not o.new for o in sent)
@@ -147,7 +153,7 @@ def cmd_reply(args) -> int:
     print(f"read {decisions.FILE} ({made.read_as})")
     print(f"wrote {args.out}: return bundle {bundle.sequence}, {len(sent)} status updates ({delivered} "
           f"'{DELIVERED}', {messages} with a message, {again} sent again), {len(bundle.acks)} items acknowledged")  # fmt: skip
-    if made.sent.already_sent and not args.resend:
+    if made.sent.already_sent and not resend:
         print(f"{made.sent.already_sent} decisions were sent by earlier replies and not again "
               "(reply --resend sends every status again, if a return bundle was lost)")  # fmt: skip
     print("Carry it to the operator, who runs: intake import " + Path(args.out).name)
@@ -194,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--resend",
         action="store_true",
         help="send every status again, each with the day it was decided (when a return bundle was lost)",
+    )
+    p.add_argument(
+        "--after",
+        type=int,
+        default=0,
+        metavar="N",
+        help="make the bundle's sequence number larger than N, the last one the server applied, and "
+        "send every status again (when the server refuses replies as old: a keyring restored without "
+        "its .sequence file, on a clock that is behind)",
     )
     p.set_defaults(func=cmd_reply)
 
