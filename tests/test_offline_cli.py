@@ -120,7 +120,9 @@ def test_rotation_keeps_old_items_readable(tmp_path, secretariat, passfile):
     assert "2 new requests" in result.stdout
 
 
-@pytest.mark.parametrize("args", [[], ["keygen"], ["decrypt"], ["keys"], ["keys", "add"], ["keys", "list"]])
+@pytest.mark.parametrize(
+    "args", [[], ["keygen"], ["decrypt"], ["reply"], ["keys"], ["keys", "add"], ["keys", "list"]]
+)
 def test_every_subcommand_documents_itself(args):
     result = run(*args, "--help", check_status=0)
     assert "usage: intake-offline" in result.stdout

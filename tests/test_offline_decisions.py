@@ -160,6 +160,9 @@ def _refusals(requests):
         "saved as UTF-16"  # fmt: skip
     yield "an item that is not a request here", spreadsheet([HEADER, [*row(fr, "accepted", "")[:-1], "1E+25"]], **excel), \
         "row 2: the item column does not name a request"  # fmt: skip
+    copied = [HEADER, row(fr, "accepted", ""), row(es, "declined", ""), row(fr, "declined", "")]
+    yield "a row copied and decided otherwise", spreadsheet(copied, **excel), \
+        "rows 2 and 4 are for the same request and decide it differently"  # fmt: skip
     sorted_alone = [HEADER, [*row(fr, "accepted", "")[:-1], es["item"]]]
     yield "one column sorted alone", spreadsheet(sorted_alone, **excel), \
         "row 2: the reference code and the item belong to different requests"  # fmt: skip

@@ -187,10 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(
             "reply",
             help="sign a return bundle from DIR/decisions.csv (statuses, messages) and acknowledge DIR's items",
-            description="Statuses: " + ", ".join(STATUSES) + ". A row without a status changes nothing; "
-            "for each reference code the row of its newest request that has a status wins, and it is "
-            "sent once, dated the day it was first sent (DIR/ledger.json records what was sent). "
-            "Every request decrypted into DIR is acknowledged, so the server deletes its copy.",
+            description="Statuses: " + ", ".join(STATUSES[:-1]) + f", and {DELIVERED}, which reply sends "
+            "by itself for a request acknowledged with nothing decided (or whose more_info was answered). "
+            "A row without a status changes nothing; for each reference code the row of its newest "
+            "request that has a status wins, and it is sent once, dated the day it was first sent "
+            "(DIR/ledger.json records what was sent). decisions.csv may use commas or semicolons, in "
+            "UTF-8 or Windows-1252. Every request decrypted into DIR is acknowledged, so the server "
+            "deletes its copy.",
         )
     )
     p.add_argument("requests", metavar="DIR", help="the folder decrypt wrote (with decisions.csv)")

@@ -124,5 +124,10 @@ def read(out: Path, requests: dict[str, dict]) -> tuple[list[Decision], sheet.Sh
                 f"{FILE} row {number}: the reference code and the item belong to different requests "
                 "(was one column sorted on its own?)"
             )
+        twin = next((d for d in decisions if d.item == item), None)
+        if twin is not None and (twin.status, twin.message) != (status, message):
+            raise DecisionError(
+                f"{FILE} rows {twin.row} and {number} are for the same request and decide it differently; keep one"
+            )
         decisions.append(Decision(code, status, message, number, item))
     return decisions, found
