@@ -94,7 +94,7 @@ def read(out: Path, requests: dict[str, dict]) -> tuple[list[Decision], sheet.Sh
         found = sheet.read(path, COLUMNS, REQUIRED)
     except sheet.SheetError as e:
         raise DecisionError(str(e)) from None
-    decisions = []
+    by_item: dict[str, Decision] = {}
     for number, cells in found.rows:
         status = cells["status"].strip().lower()
         message = _message(cells["message"], number, found.encoding)
@@ -124,10 +124,9 @@ def read(out: Path, requests: dict[str, dict]) -> tuple[list[Decision], sheet.Sh
                 f"{FILE} row {number}: the reference code and the item belong to different requests "
                 "(was one column sorted on its own?)"
             )
-        twin = next((d for d in decisions if d.item == item), None)
-        if twin is not None and (twin.status, twin.message) != (status, message):
+        twin = by_item.setdefault(item, Decision(code, status, message, number, item))
+        if (twin.status, twin.message) != (status, message):
             raise DecisionError(
                 f"{FILE} rows {twin.row} and {number} are for the same request and decide it differently; keep one"
             )
-        decisions.append(Decision(code, status, message, number, item))
-    return decisions, found
+    return list(by_item.values()), found
