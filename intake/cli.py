@@ -120,7 +120,9 @@ def cmd_check(cfg: config.Config, args) -> int:
         count, oldest = _waiting(DropBox(cfg.dropbox_dir))
         last = importer.last_sequence(cfg.data_dir)
     print(f"waiting for export: {count} requests" + (f", the oldest from {oldest}" if oldest else ""))
-    print(f"last return bundle applied: {last or 'none yet'}")
+    print(f"last return bundle applied: sequence {last}" if last else "last return bundle applied: none yet")
+    if last:
+        print(f"  (if the secretariat's replies are refused as old, they reply with --after {last})")
     if demo:
         print(keyfiles.DEMO_BANNER)
     print("ready" if ok else "NOT READY: the site shows its offline page until the keys are in place")

@@ -5,6 +5,7 @@ import calendar
 import contextlib
 import os
 import secrets
+import stat
 import time
 from pathlib import Path
 
@@ -22,12 +23,16 @@ def stamp(*paths: Path) -> None:
 
 
 def make_dir(path: Path) -> Path:
-    """Make a folder readable by its owner alone (whatever the umask), and date it by the day."""
+    """Make `path` a folder its owner alone can enter (whatever the umask, narrowing an existing
+    one's mode), dated by the day when it is made."""
     path = Path(path)
     if not path.is_dir():
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(path, 0o700)
         stamp(path)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        path.chmod(mode & 0o700)
     return path
 
 

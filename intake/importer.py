@@ -64,7 +64,9 @@ def import_bundle(
     if bundle.sequence <= last:
         raise ReturnError(
             f"its sequence number {bundle.sequence} is not newer than the last one applied ({last}): "
-            "an old bundle, replayed"
+            "an old bundle, replayed; or, if the secretariat made it just now, its sequence counter is "
+            "behind (a keyring restored without its .sequence file): ask for a new reply made with "
+            f"`intake-offline reply ... --after {last}`"
         )
     write_atomic(Path(data_dir) / JOURNAL, data)  # from here on the import completes, even after a crash
     return bundle, _apply(bundle, data_dir, dropbox, statuses)

@@ -39,6 +39,12 @@ STATUS_TEXT = {
         _l("The secretariat cannot support this request. Other sources of support may be able to help."),
     ),
     "closed": (_l("Closed"), _l("The secretariat has closed this request.")),
+    "delivered": (
+        _l("Delivered to the secretariat"),
+        _l(
+            "The secretariat has your request and will review it. The encrypted copy has been deleted from this server."
+        ),
+    ),
 }
 
 

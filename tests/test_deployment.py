@@ -164,7 +164,7 @@ def test_a_service_account_with_copied_keys_and_root_commands_answers_every_look
 
 def decide(path: Path, decisions: dict) -> None:
     """Fill in decisions.csv as the secretariat does."""
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:  # decrypt writes a BOM, for spreadsheets
         rows = list(csv.DictReader(f))
     for row in rows:
         if row["reference"] in decisions:

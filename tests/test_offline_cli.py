@@ -121,7 +121,9 @@ def test_rotation_keeps_old_items_readable(tmp_path, secretariat, passfile):
     assert "2 new requests" in result.stdout
 
 
-@pytest.mark.parametrize("args", [[], ["keygen"], ["decrypt"], ["keys"], ["keys", "add"], ["keys", "list"]])
+@pytest.mark.parametrize(
+    "args", [[], ["keygen"], ["decrypt"], ["reply"], ["keys"], ["keys", "add"], ["keys", "list"]]
+)
 def test_every_subcommand_documents_itself(args):
     result = run(*args, "--help", check_status=0)
     assert "usage: intake-offline" in result.stdout
@@ -136,3 +138,33 @@ def test_missing_bundle_and_keyring_are_one_line_errors(tmp_path, secretariat, p
                  "--out", tmp_path / "read", "--passphrase-file", passfile, check_status=2)  # fmt: skip
     assert "cannot read keyring" in result.stderr
     assert not Path(tmp_path / "read").exists() or not os.listdir(tmp_path / "read")
+
+
+def test_everything_the_tool_writes_is_for_its_owner_alone(tmp_path, passfile):
+    """0600 files and 0700 folders, even under the usual umask 022: keys, requests, files, replies."""
+    from .test_offline_hostile import honest_entries, made, write_entries
+
+    secretariat = tmp_path / "secretariat"
+    run("keygen", "--out", secretariat, "--passphrase-file", passfile, check_status=0, umask=0o022)
+    keyring_path = secretariat / "secretariat.keyring"
+    generation = keyring_mod.load(keyring_path, PASSPHRASE).current
+    sent = made([b"photo", b"%PDF-1.4"], names=["a.jpg", "b.pdf"], generation=generation)
+    write_entries(tmp_path / "export.bin", honest_entries(os.urandom(16), sent))
+    read = tmp_path / "read"
+    run("decrypt", tmp_path / "export.bin", "--keyring", keyring_path, "--out", read,
+        "--passphrase-file", passfile, check_status=0, umask=0o022)  # fmt: skip
+    run("reply", read, "--keyring", keyring_path, "--out", tmp_path / "return.bin",
+        "--passphrase-file", passfile, check_status=0, umask=0o022)  # fmt: skip
+    run("keys", "add", "--keyring", keyring_path, "--out", tmp_path / "rotation",
+        "--passphrase-file", passfile, check_status=0, umask=0o022)  # fmt: skip
+
+    written = [secretariat, read, tmp_path / "rotation", tmp_path / "return.bin"]
+    for top in written:
+        for path in [top, *top.rglob("*")]:
+            mode = stat.S_IMODE(path.lstat().st_mode)
+            expected = (
+                0o700 if path.is_dir() else 0o644 if path.suffix == ".pub" else 0o600
+            )  # public keys: public
+            assert mode == expected, (path.relative_to(tmp_path), oct(mode))
+    names = {p.name for p in read.rglob("*")}
+    assert {"index.html", "index.csv", "decisions.csv", "attachment-1.jpg", "attachment-2.bin"} <= names

@@ -96,7 +96,7 @@ def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, s
     )
     codes = {lang: submit(client, lang, form) for lang, form in forms.items()}
     read = export_decrypt(tmp_path, server_env, secretariat, "export-1")
-    with open(read / "decisions.csv", encoding="utf-8") as f:
+    with open(read / "decisions.csv", encoding="utf-8-sig") as f:
         listed = {row["reference"] for row in csv.DictReader(f)}
     assert listed == set(codes.values())
     later = [submit(client, "en", "feedback") for _ in range(2)]  # not in the first export
@@ -105,7 +105,10 @@ def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, s
     result = tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"],
                   "--passphrase-file", secretariat["pass"], "--out", tmp_path / "return-1.bin")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "5 status updates (5 with a message), 5 items acknowledged" in result.stdout
+    assert (
+        "5 status updates (0 'delivered', 5 with a message, 0 sent again), 5 items acknowledged"
+        in result.stdout
+    )
     result = tool("intake", "import", tmp_path / "return-1.bin", env=server_env)
     assert result.returncode == 0, result.stderr
     assert "5 status updates, 5 acknowledged items deleted" in result.stdout
@@ -136,11 +139,11 @@ def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, s
     assert tool("intake", "export", "--out", bundle, env=server_env).returncode == 0
     assert tool("intake-offline", "decrypt", bundle, "--keyring", secretariat["keyring"], "--passphrase-file",
                 secretariat["pass"], "--out", read2).returncode == 0  # fmt: skip
-    with open(read2 / "decisions.csv", encoding="utf-8") as f:
+    with open(read2 / "decisions.csv", encoding="utf-8-sig") as f:
         assert {row["reference"] for row in csv.DictReader(f)} == set(later)
 
 
-def test_follow_up_round_trip(tmp_path, client, site, server_env, secretariat):
+def test_follow_up_round_trip(tmp_path, app, client, site, server_env, secretariat):
     code = submit(client, "ar", "individual")
     read = export_decrypt(tmp_path, server_env, secretariat, "e1")
     decide(read, {code: ("more_info", MESSAGES["ar"])})
@@ -166,9 +169,82 @@ def test_follow_up_round_trip(tmp_path, client, site, server_env, secretariat):
     follow = [r for r in requests if r["form"] == "followup"]
     assert len(follow) == 1 and follow[0]["reference"] == code
     assert follow[0]["request"]["fields"]["message"] == "تاريخ الجلسة هو ١٢ مارس"
-    with open(read / "decisions.csv", encoding="utf-8") as f:
+    with open(read / "decisions.csv", encoding="utf-8-sig") as f:
         rows = [row for row in csv.DictReader(f) if row["reference"] == code]
     assert [row["form"] for row in rows] == ["individual", "followup"]
+
+    # The answer reached the secretariat: the defender is no longer asked for more.
+    reply_and_import(tmp_path, read, server_env, secretariat, "r2.bin")
+    page = lookup(client, "ar", code).text
+    from intake.views import STATUS_TEXT
+
+    assert f"<h2>{translated(app, 'ar', STATUS_TEXT['delivered'][0])}</h2>" in page
+    assert 'data-kind="followup"' not in page
+
+
+def translated(app, lang: str, text) -> str:
+    """A lazy string from views.py as the page in `lang` shows it."""
+    with app.test_request_context(f"/{lang}/"):
+        from flask import g
+        from flask_babel import gettext, refresh
+
+        g.lang = lang
+        refresh()
+        return gettext(str(text._args[0]))
+
+
+def reply_and_import(tmp_path, read, server_env, secretariat, name):
+    result = tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"],
+                  "--passphrase-file", secretariat["pass"], "--out", tmp_path / name)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert tool("intake", "import", tmp_path / name, env=server_env).returncode == 0
+
+
+def test_acknowledged_requests_tell_the_defender_they_reached_the_secretariat(
+    tmp_path, app, client, server_env, secretariat
+):
+    from intake.views import STATUS_TEXT
+
+    codes = {lang: submit(client, lang, "feedback" if lang == "fr" else "individual") for lang in LANGS}
+    read = export_decrypt(tmp_path, server_env, secretariat, "e1")
+    reply_and_import(tmp_path, read, server_env, secretariat, "r1.bin")  # nothing decided yet
+    for lang in LANGS:
+        page = lookup(client, lang, codes[lang]).text
+        name, meaning = (translated(app, lang, text) for text in STATUS_TEXT["delivered"])
+        assert f"<h2>{name}</h2>" in page and meaning in page, lang
+        waiting = translated(app, lang, STATUS_TEXT["received"][1])
+        assert waiting not in page, lang  # no longer "waits to be read": the server has deleted it
+        if lang != "en":
+            assert name != str(STATUS_TEXT["delivered"][0]), f"{lang}: not translated"
+
+
+def test_after_gets_past_a_sequence_ahead_of_the_clock(
+    tmp_path, client, site, generation, server_env, secretariat
+):
+    """A keyring restored without its .sequence file, on a machine whose clock is behind the last reply."""
+    import time
+
+    code = submit(client, "es", "individual")
+    read = export_decrypt(tmp_path, server_env, secretariat, "e1")
+    ahead = int(time.time()) + 10**9  # a reply once made with a clock far ahead, or this one behind
+    (tmp_path / "earlier.bin").write_bytes(signed(generation, ahead))
+    assert tool("intake", "import", tmp_path / "earlier.bin", env=server_env).returncode == 0
+    assert not Path(str(secretariat["keyring"]) + ".sequence").exists()  # restored without it
+
+    def reply(name, *flags):
+        result = tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"],
+                      "--passphrase-file", secretariat["pass"], "--out", tmp_path / name, *flags)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return tool("intake", "import", tmp_path / name, env=server_env)
+
+    refused = reply("r1.bin")
+    assert refused.returncode == 2 and f"not newer than the last one applied ({ahead})" in refused.stderr
+    before = snapshot(site["INTAKE_DATA_DIR"])
+    assert reply("r2.bin", "--after", ahead).returncode == 0
+    assert snapshot(site["INTAKE_DATA_DIR"]) != before
+    assert statuses_of(site).get(refcode.lookup_id(refcode.normalise(code))).status == "delivered"
+    assert DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox").item_ids() == []
+    assert reply("r3.bin").returncode == 0  # and the replies after it follow on
 
 
 def signed(generation, sequence=10, updates=(), acks=()):
@@ -240,7 +316,7 @@ def test_reply_refuses_bad_decisions_naming_the_row(tmp_path, client, server_env
         (("ABCDE-FGHJK-MNPQR-STVWX", "accepted", ""), "row 2: the reference code is not valid"),
     ]
     for (reference, status, message), expected in cases:
-        with open(read / "decisions.csv", encoding="utf-8", newline="") as f:
+        with open(read / "decisions.csv", encoding="utf-8-sig", newline="") as f:
             rows = list(csv.DictReader(f))
         rows[0].update(reference=reference, status=status, message=message)
         with open(read / "decisions.csv", "w", encoding="utf-8", newline="") as f:
@@ -261,7 +337,8 @@ def test_messages_are_padded_sealed_to_the_code_and_open_only_with_it():
     assert returns.open_message(long, refcode.reply_key(code)) == "ж" * 1000
     with pytest.raises(returns.ReturnError):
         returns.open_message(short, refcode.reply_key(other))
-    assert set(STATUSES) == {
+    # A bundle carries a status as its index: new statuses only ever go at the end.
+    assert STATUSES == (
         "received",
         "in_review",
         "more_info",
@@ -269,7 +346,8 @@ def test_messages_are_padded_sealed_to_the_code_and_open_only_with_it():
         "accepted",
         "declined",
         "closed",
-    }
+        "delivered",
+    )
 
 
 def test_unknown_and_mistyped_codes_do_the_same_work(app, client, monkeypatch):

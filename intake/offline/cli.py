@@ -7,11 +7,14 @@ from pathlib import Path
 
 from .. import crypto, keyfiles
 from ..bundle import BundleError
+from ..fsutil import make_dir
 from ..status import STATUSES
-from . import reply
+from . import decisions, reply
 from .decisions import DecisionError
 from .decrypt import decrypt_bundle
 from .keyring import Generation, Keyring, KeyringError, load, save
+from .ledger import LedgerError
+from .plan import DELIVERED
 
 EXIT_OK, EXIT_ITEMS_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -44,6 +47,8 @@ def print_generation(generation: Generation, label: str) -> None:
 
 
 def _publish(generation: Generation, out: Path) -> None:
+    make_dir(out / "keys")
+    make_dir(out)
     for path in keyfiles.write_public_keys(
         out / "keys", generation.box.public_key, generation.sign.verify_key
     ):
@@ -59,7 +64,7 @@ def cmd_keygen(args) -> int:
             raise UsageError(f"{path} already exists; refusing to overwrite it")
     passphrase = read_passphrase(args, confirm=True)
     generation = Generation.new()
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
     save(keyring_path, Keyring((generation,)), passphrase)
     print(f"wrote {keyring_path} (secret: keep it on this machine and on its backups only)")
     _publish(generation, out)
@@ -131,13 +136,26 @@ def cmd_decrypt(args) -> int:
 
 def cmd_reply(args) -> int:
     """Write the signed return bundle: statuses and messages from decisions.csv, acknowledgements."""
-    keyring = load(args.keyring, read_passphrase(args, confirm=False))
+    if not 0 <= args.after < 2**63:
+        raise UsageError("--after takes the sequence number the server last applied (0 or more)")
     if Path(args.out).exists():
         raise UsageError(f"{args.out} already exists; choose a new name for each return bundle")
-    bundle = reply.write(Path(args.requests), keyring, Path(args.keyring), Path(args.out))
-    messages = sum(u.sealed_message is not None for u in bundle.updates)
-    print(f"wrote {args.out}: return bundle {bundle.sequence}, {len(bundle.updates)} status updates "
-          f"({messages} with a message), {len(bundle.acks)} items acknowledged")  # fmt: skip
+    keyring = load(args.keyring, read_passphrase(args, confirm=False))
+    # --after answers a refusal: the refused bundles' statuses never arrived, so send them all.
+    resend = args.resend or args.after > 0
+    made = reply.write(
+        Path(args.requests), keyring, Path(args.keyring), Path(args.out), resend=resend, after=args.after
+    )
+    bundle, sent = made.bundle, made.sent.outgoing
+    messages = sum(o.message != "" for o in sent)
+    again = sum(not o.new for o in sent)
+    delivered = sum(o.status == DELIVERED for o in sent)
+    print(f"read {decisions.FILE} ({made.read_as})")
+    print(f"wrote {args.out}: return bundle {bundle.sequence}, {len(sent)} status updates ({delivered} "
+          f"'{DELIVERED}', {messages} with a message, {again} sent again), {len(bundle.acks)} items acknowledged")  # fmt: skip
+    if made.sent.already_sent and not resend:
+        print(f"{made.sent.already_sent} decisions were sent by earlier replies and not again "
+              "(reply --resend sends every status again, if a return bundle was lost)")  # fmt: skip
     print("Carry it to the operator, who runs: intake import " + Path(args.out).name)
     return EXIT_OK
 
@@ -169,13 +187,32 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(
             "reply",
             help="sign a return bundle from DIR/decisions.csv (statuses, messages) and acknowledge DIR's items",
-            description="Statuses: " + ", ".join(STATUSES) + ". A row without a status changes nothing. "
-            "Every request decrypted into DIR is acknowledged, so the server deletes its copy.",
+            description="Statuses: " + ", ".join(STATUSES[:-1]) + f", and {DELIVERED}, which reply sends "
+            "by itself for a request acknowledged with nothing decided (or whose more_info was answered). "
+            "A row without a status changes nothing; for each reference code the row of its newest "
+            "request that has a status wins, and it is sent once, dated the day it was first sent "
+            "(DIR/ledger.json records what was sent). decisions.csv may use commas or semicolons, in "
+            "UTF-8 or Windows-1252. Every request decrypted into DIR is acknowledged, so the server "
+            "deletes its copy.",
         )
     )
     p.add_argument("requests", metavar="DIR", help="the folder decrypt wrote (with decisions.csv)")
     p.add_argument("--keyring", required=True, metavar="FILE", help="the secretariat keyring")
     p.add_argument("--out", required=True, metavar="RETURN", help="the return bundle to write")
+    p.add_argument(
+        "--resend",
+        action="store_true",
+        help="send every status again, each with the day it was decided (when a return bundle was lost)",
+    )
+    p.add_argument(
+        "--after",
+        type=int,
+        default=0,
+        metavar="N",
+        help="make the bundle's sequence number larger than N, the last one the server applied, and "
+        "send every status again (when the server refuses replies as old: a keyring restored without "
+        "its .sequence file, on a clock that is behind)",
+    )
     p.set_defaults(func=cmd_reply)
 
     keys = sub.add_parser("keys", help="rotate and list key generations").add_subparsers(
@@ -196,7 +233,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, KeyringError, BundleError, DecisionError, FileExistsError) as e:
+    except (UsageError, KeyringError, BundleError, DecisionError, LedgerError, FileExistsError) as e:
         print(f"intake-offline: {e}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as e:

@@ -1,18 +1,18 @@
 """decisions.csv: the secretariat's decisions, one row per request, pre-filled by decrypt."""
 
-import csv
-import io
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import refcode
-from ..fsutil import write_atomic
 from ..returns import MAX_MESSAGE
 from ..status import STATUSES
-from . import render
+from . import render, sheet
 
 FILE = "decisions.csv"
 COLUMNS = ("reference", "status", "message", "urgency", "received", "form", "language", "country", "item")
+REQUIRED = ("reference", "status", "message", "item")  # the others are for reading, and may go
 
 
 class DecisionError(ValueError):
@@ -27,11 +27,12 @@ class Decision:
     status: str
     message: str
     row: int
+    item: str
 
 
 def _row(request: dict) -> dict:
     summary = render.summary_row(request)
-    return {
+    row = {
         "reference": request["reference"],
         "status": "",
         "message": "",
@@ -39,40 +40,64 @@ def _row(request: dict) -> dict:
         "received": summary["received"],
         "form": summary["form"],
         "language": summary["language"],
-        "country": render.defuse(summary["country"]),
+        "country": summary["country"],
         "item": request["item"],
     }
+    return {column: render.defuse(value) for column, value in row.items()}
 
 
-def _existing(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8-sig", newline="") as f:  # spreadsheets may add a BOM
-        return list(csv.DictReader(f))
+def prefill(out: Path, requests: list[dict]) -> str | None:
+    """Add a row for every request not yet in decisions.csv, the way the file is written.
 
-
-def prefill(out: Path, requests: list[dict]) -> None:
-    """Add a row for every request not yet in decisions.csv; never touch the rows already there."""
+    Rows already there are never touched. Return why the file was left alone, or None.
+    """
     path = Path(out) / FILE
-    rows = _existing(path)
-    listed = {row.get("item") for row in rows}
-    rows += [_row(r) for r in sorted(requests, key=render.sort_key) if r["item"] not in listed]
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(path, text.getvalue().encode("utf-8"), durable=False)
+    try:
+        found = sheet.read(path, COLUMNS, REQUIRED) if path.exists() else sheet.new(COLUMNS)
+    except sheet.SheetError as e:
+        return f"{e}; new requests were not added to it: correct it, then run decrypt again"
+    listed = {cells["item"].strip().lower() for _, cells in found.rows}
+    rows = [_row(r) for r in sorted(requests, key=render.sort_key) if r["item"] not in listed]
+    if rows or not path.exists():
+        sheet.append(path, found, rows)
+    return None
 
 
-def read(out: Path) -> list[Decision]:
-    """The rows with a status, checked; raise DecisionError naming the first bad row."""
+# Russian or Arabic typed into a spreadsheet and saved as Windows-1252 (Excel's plain "CSV")
+# reads as runs of accented Latin letters, or as question marks where letters were lost.
+_MOJIBAKE = re.compile("[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff]{3,}")
+
+
+def _message(cell: str, number: int, encoding: str) -> str:
+    # One form for the same words, however the spreadsheet saved them: NFC, and \n for breaks.
+    message = unicodedata.normalize("NFC", cell.replace("\r\n", "\n").replace("\r", "\n")).strip()
+    seen = [c for c in message if not c.isspace()]
+    # An all-ASCII file reads as UTF-8, so the question marks are looked for in every file.
+    if (encoding == "cp1252" and _MOJIBAKE.search(message)) or (seen and 2 * seen.count("?") > len(seen)):
+        raise DecisionError(
+            f"{FILE} row {number}: the message looks like text in another script that the "
+            "spreadsheet saved as Windows-1252 and so garbled; save the file as CSV UTF-8"
+        )
+    return message
+
+
+def read(out: Path, requests: dict[str, dict]) -> tuple[list[Decision], sheet.Sheet]:
+    """The rows with a status, checked against the requests decrypted (by item id).
+
+    Raise DecisionError naming the first row that is not understood: a reply is never made
+    from a file understood in part.
+    """
     path = Path(out) / FILE
     if not path.exists():
         raise DecisionError(f"no {FILE} in {out}: run decrypt into that folder first")
-    decisions: dict[str, Decision] = {}
-    for number, row in enumerate(_existing(path), start=2):  # row 1 is the header
-        status = (row.get("status") or "").strip()
-        message = (row.get("message") or "").strip()
+    try:
+        found = sheet.read(path, COLUMNS, REQUIRED)
+    except sheet.SheetError as e:
+        raise DecisionError(str(e)) from None
+    by_item: dict[str, Decision] = {}
+    for number, cells in found.rows:
+        status = cells["status"].strip().lower()
+        message = _message(cells["message"], number, found.encoding)
         if not status:
             if message:
                 raise DecisionError(f"{FILE} row {number}: a message needs a status too")
@@ -84,14 +109,24 @@ def read(out: Path) -> list[Decision]:
         if len(message.encode("utf-8")) > MAX_MESSAGE:
             raise DecisionError(f"{FILE} row {number}: the message is longer than {MAX_MESSAGE} bytes")
         try:
-            code = refcode.normalise(row.get("reference") or "")
+            code = refcode.normalise(cells["reference"])
         except refcode.InvalidCode:
             raise DecisionError(f"{FILE} row {number}: the reference code is not valid") from None
-        decision = Decision(code, status, message, number)
-        earlier = decisions.get(code)
-        if earlier and (earlier.status, earlier.message) != (status, message):
+        item = cells["item"].strip().lower()
+        request = requests.get(item)
+        if request is None:
             raise DecisionError(
-                f"{FILE} rows {earlier.row} and {number} decide the same reference code differently; keep one"
+                f"{FILE} row {number}: the item column does not name a request decrypted into this "
+                "folder; copy it from the request's own row"
             )
-        decisions[code] = decision
-    return list(decisions.values())
+        if refcode.normalise(request["reference"]) != code:
+            raise DecisionError(
+                f"{FILE} row {number}: the reference code and the item belong to different requests "
+                "(was one column sorted on its own?)"
+            )
+        twin = by_item.setdefault(item, Decision(code, status, message, number, item))
+        if (twin.status, twin.message) != (status, message):
+            raise DecisionError(
+                f"{FILE} rows {twin.row} and {number} are for the same request and decide it differently; keep one"
+            )
+    return list(by_item.values()), found

@@ -1,19 +1,17 @@
 """Turn an export bundle, treated as hostile input, into one folder per readable request."""
 
-import json
 import os
 import re
-import secrets
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import bundle, item, refcode
 from ..crypto import FormatError
-from ..fsutil import write_atomic
+from ..fsutil import make_dir, write_atomic
 from ..refcode import display
-from . import decisions, files, render
+from . import decisions, ledger, render
+from .folder import Pending, read_request
 from .keyring import Keyring
 
 REQUESTS = "requests"
@@ -57,24 +55,20 @@ def as_request(entry: bundle.Entry, opened: item.Opened) -> dict:
     }
 
 
-def _request_bytes(request: dict) -> bytes:
-    # Compact: json's C encoder is used only without indent, and request.html is for reading.
-    return json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
-
-
-def _write_file(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-
-
-def load_requests(out: Path, skip: set[str] = frozenset()) -> list[dict]:
+def load_requests(out: Path, skip: set[str] = frozenset(), report: Report | None = None) -> list[dict]:
     """Read back the requests earlier runs decrypted into `out`, except the ids in `skip`."""
     requests = []
     directory = out / REQUESTS
     for folder in sorted(directory.iterdir()) if directory.is_dir() else []:
-        if folder.name not in skip and FOLDER.match(folder.name) and (folder / "request.json").is_file():
-            requests.append(json.loads((folder / "request.json").read_bytes()))
+        if folder.name in skip or not FOLDER.match(folder.name):
+            continue
+        request = read_request(str(folder))
+        if request is not None:
+            requests.append(request)
+        elif report is not None:
+            report.failures.append(
+                f"{REQUESTS}/{folder.name}: holds no readable request.json; not in the index"
+            )
     return requests
 
 
@@ -90,9 +84,11 @@ class _Opener:
         """Return the request.json of a good entry; raise FormatError naming what is wrong."""
         if entry.id in self.ids:
             raise FormatError(f"duplicate id of item {self.ids[entry.id]}; skipped")
-        self.ids[entry.id] = entry.index
         if isinstance(entry, bundle.BadEntry):
+            # A damaged entry claims nothing (formats.md, section 9): otherwise one flipped bit,
+            # or a crafted entry, would shut out the intact item that carries this id.
             raise FormatError(entry.reason)
+        self.ids[entry.id] = entry.index
         opened = item.open_item(entry.data, self.keys)
         if opened.binding in self.bodies:
             raise FormatError(f"same sealed body as item {self.bodies[opened.binding]}; skipped")
@@ -100,77 +96,74 @@ class _Opener:
         return as_request(entry, opened)
 
 
-class _Pending:
-    """A request whose folder is being built under a temporary name until its attachments are in."""
+def _unexpected(entry, error: Exception) -> str:
+    # Only the error's type: its message could quote what the item holds.
+    return (
+        f"{entry.name}: could not be decrypted: unexpected {type(error).__name__} (a bug: please report it)"
+    )
 
-    def __init__(self, entry, request: dict, requests_dir: str):
-        self.entry, self.request, self.requests_dir = entry, request, requests_dir
-        self.announced = request["request"].get("attachments", [])
-        self.files: list[dict] = []
-        self.data = None
-        self.tmp = None
-        final = os.path.join(requests_dir, request["item"])
-        self.exists = os.path.exists(os.path.join(final, "request.json"))
-        if not self.exists:
-            self.tmp = os.path.join(requests_dir, f".tmp-{secrets.token_hex(8)}")
-            os.mkdir(self.tmp, 0o700)
 
-    def attach(self, entry) -> str | None:
-        """Decrypt the next attachment stream; return a failure reason or None."""
-        number = len(self.files) + 1
-        if number > len(self.announced):
-            return f"attachment {number} is not announced by its request; skipped"
-        meta = self.announced[number - 1]
-        if isinstance(entry, bundle.BadEntry):
-            self.files.append({**_listed(meta), "file": None, "problem": entry.reason})
-        elif self.exists:
-            self.files.append({})  # decrypted by an earlier run; counted, not written again
-            return None
-        else:
-            self.files.append(files.decrypt_into(self.tmp, number, meta, entry.data))
-        problem = self.files[-1].get("problem")
-        return f"attachment {number}: {problem}" if problem else None
+class _Run:
+    """One pass over a bundle: each entry fails alone; only a full disk or the like stops the run.
 
-    def finish(self, report: Report) -> tuple[dict | None, list[str]]:
-        """Write (or compare) the request; return it and the reasons anything failed."""
-        reasons = []
-        for number in range(len(self.files) + 1, len(self.announced) + 1):
-            meta = self.announced[number - 1]
-            self.files.append({**_listed(meta), "file": None, "problem": "missing from the bundle"})
-            reasons.append(f"attachment {number} is missing from the bundle")
-        existing = self._existing() if self.exists else None
-        if self.announced:
-            self.request["attachments"] = json.loads(existing)["attachments"] if existing else self.files
-        data = _request_bytes(self.request)
-        if self.exists:
-            if existing != data:
-                return None, ["an earlier, different request has the same id; kept the earlier one"]
-            report.unchanged += 1
-            return self.request, reasons
+    Hostile input is refused by the checks (FormatError, StreamError). Anything else raised while
+    one item is handled is a bug: that item is reported and its half-built folder removed, and the
+    run goes on. OSError (disk full, permissions) still stops it, since every later item would
+    fail the same way.
+    """
+
+    def __init__(self, keyring: Keyring, requests_dir: str, report: Report):
+        self.open_entry = _Opener(keyring)
+        self.requests_dir, self.report = requests_dir, report
+        self.pending: Pending | None = None
+        self.requests: dict[str, dict] = {}
+
+    def item(self, entry) -> None:
+        """Finish the request before, then start this one (or report why it cannot be read)."""
+        self.finish()
         try:
-            _write_file(os.path.join(self.tmp, "request.json"), data)
-            _write_file(
-                os.path.join(self.tmp, "request.html"), render.request_html(self.request).encode("utf-8")
-            )
-            os.rename(self.tmp, os.path.join(self.requests_dir, self.request["item"]))
-        except BaseException:
-            self.discard()
+            self.pending = Pending(entry, self.open_entry(entry), self.requests_dir)
+        except FormatError as e:
+            self.report.failures.append(f"{entry.name}: {e}")
+        except OSError:
             raise
-        report.written += 1
-        return self.request, reasons
+        except Exception as e:
+            self.report.failures.append(_unexpected(entry, e))
 
-    def _existing(self) -> bytes:
-        with open(os.path.join(self.requests_dir, self.request["item"], "request.json"), "rb") as f:
-            return f.read()
+    def attachment(self, entry) -> None:
+        """Decrypt an attachment into the request it follows."""
+        pending = self.pending
+        if pending is None or entry.id != pending.entry.id:
+            self.report.failures.append(f"{entry.name}: an attachment with no request before it; skipped")
+            return
+        try:
+            reason = pending.attach(entry)
+        except Exception as e:
+            self.pending = None
+            pending.discard()
+            if isinstance(e, OSError):
+                raise
+            self.report.failures.append(_unexpected(pending.entry, e))
+            return
+        if reason:
+            self.report.failures.append(f"{pending.entry.name}: {reason}")
 
-    def discard(self) -> None:
-        """Remove a half-built folder."""
-        if self.tmp:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def _listed(meta: dict) -> dict:
-    return {"name": meta["name"], "type": meta["type"], "size": meta["size"]}
+    def finish(self) -> None:
+        """Write the pending request, if any."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return
+        try:
+            request, reasons = pending.finish(self.report)
+        except Exception as e:
+            pending.discard()
+            if isinstance(e, OSError):
+                raise
+            self.report.failures.append(_unexpected(pending.entry, e))
+            return
+        if request is not None:
+            self.requests[request["item"]] = request
+        self.report.failures.extend(f"{pending.entry.name}: {reason}" for reason in reasons)
 
 
 def decrypt_bundle(
@@ -181,48 +174,33 @@ def decrypt_bundle(
 ) -> Report:
     """Decrypt every item of a bundle into `out`; one bad item never stops the others."""
     out = Path(out)
-    (out / REQUESTS).mkdir(parents=True, exist_ok=True)
-    requests_dir = str(out / REQUESTS)
+    make_dir(out / REQUESTS)  # plaintext lives here: the owner's alone, like every file in it
+    make_dir(out)
     report = Report()
-    this_run: dict[str, dict] = {}
-    open_entry = _Opener(keyring)
-    pending: _Pending | None = None
+    with ledger.locked(out):  # reply, or a desk, may not change decisions.csv meanwhile
+        _decrypt(bundle_path, keyring, out, progress, report)
+    return report
+
+
+def _decrypt(bundle_path: Path, keyring: Keyring, out: Path, progress, report: Report) -> None:
+    run = _Run(keyring, str(out / REQUESTS), report)
     size = os.path.getsize(bundle_path)
-
-    def finish():
-        request, reasons = pending.finish(report)
-        if request is not None:
-            this_run[request["item"]] = request
-        report.failures.extend(f"{pending.entry.name}: {reason}" for reason in reasons)
-
     with open(bundle_path, "rb") as stream:
         try:
             for entry in bundle.read(stream):
                 if entry.type == bundle.TYPE_ATTACHMENT:
-                    if pending is None or entry.id != pending.entry.id:
-                        report.failures.append(
-                            f"{entry.name}: an attachment with no request before it; skipped"
-                        )
-                    elif reason := pending.attach(entry):
-                        report.failures.append(f"{pending.entry.name}: {reason}")
+                    run.attachment(entry)
                 else:
-                    if pending is not None:
-                        finish()
-                        pending = None
-                    try:
-                        pending = _Pending(entry, open_entry(entry), requests_dir)
-                    except FormatError as e:
-                        report.failures.append(f"{entry.name}: {e}")
+                    run.item(entry)
                 if progress:
                     progress(stream.tell(), size)
         except bundle.BundleError as e:
             report.failures.append(f"bundle: {e}")
         finally:
-            if pending is not None:
-                finish()
-    requests = list(this_run.values()) + load_requests(out, skip=set(this_run))
+            run.finish()
+    requests = list(run.requests.values()) + load_requests(out, skip=set(run.requests), report=report)
     write_atomic(out / "index.html", render.index_html(requests).encode("utf-8"), durable=False)
     write_atomic(out / "index.csv", render.index_csv(requests).encode("utf-8"), durable=False)
-    decisions.prefill(out, requests)
+    if problem := decisions.prefill(out, requests):
+        report.failures.append(problem)
     os.sync()  # one sync for the whole run instead of one per file
-    return report

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import unicodedata
 from html import escape
 
 from . import files
@@ -87,17 +88,45 @@ METADATA_ADVICE = (
     "that can identify the sender. Do not pass it on before removing it: see docs/secretariat.md, "
     "section 3, for mat2 on this machine."
 )
+INERT_ADVICE = (
+    "Saved as inert data (.bin): the name the sender gave does not end in a format that opens "
+    "without running anything (images, plain text, sound, video). Documents such as PDF and "
+    "office files, archives, web pages and programs can carry scripts. Do not open it unless "
+    "you know what it is: docs/secretariat.md, section 3, says how to check it and open a copy safely."
+)
+
+
+def visible(text: str) -> str:
+    """Show invisible and direction-changing characters as [U+XXXX], so a name cannot disguise itself.
+
+    A right-to-left override makes "invoice<U+202E>gpj.exe" read as "invoiceexe.jpg".
+    """
+    return "".join(f"[U+{ord(c):04X}]" if unicodedata.category(c) in _INVISIBLE else c for c in text)
+
+
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def _as_text(value: str) -> str:
+    return f'<bdi dir="auto">{escape(visible(value))}</bdi>'
 
 
 def _attachments_html(attachments: list[dict]):
+    """Each file as a download (never a link to open), with what the sender said about it as text.
+
+    Browsers may ignore `download` on local pages (Chromium does, on file://), so what keeps a
+    click harmless is the name the file was written under: only passive formats keep theirs.
+    """
     if not attachments:
         return
     yield f"<h2>Attachments ({len(attachments)})</h2><ol>"
     for entry in attachments:
-        name = f'<bdi dir="auto">{escape(entry["name"])}</bdi>'
-        about = f"{name}, {escape(entry['type'])}, {entry['size']:,} bytes"
+        about = f"sent as {_as_text(entry['name'])}, declared type {_as_text(entry['type'])}, {entry['size']:,} bytes"
         if entry.get("file"):
-            yield f'<li><a href="{escape(entry["file"])}">{escape(entry["file"])}</a>: {about}'
+            file = escape(entry["file"])
+            yield f'<li><a href="{file}" download="{file}">{file}</a>: {about}'
+            if files.is_inert(entry["file"]):
+                yield f'<p class="warning">{escape(INERT_ADVICE)}</p>'
             if files.carries_metadata(entry["name"], entry["type"]):
                 yield f'<p class="warning">{escape(METADATA_ADVICE)}</p>'
             yield "</li>"
@@ -147,9 +176,32 @@ def index_html(requests: list[dict]) -> str:
     return "".join(parts)
 
 
+_FORMULA = frozenset("=+-@")
+# Characters a reader does not see before the first visible one: spaces of every kind, line
+# breaks, controls, format characters (zero-width space, BOM, direction marks), lone combining
+# marks, unassigned and private-use code points, and the Hangul and Braille blanks.
+_UNSEEN = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _first_seen(value: str) -> str:
+    # NFKC one character at a time: it maps a full-width ＝ to "=", and unlike NFKC of the whole
+    # text it cannot compose "=" and a following U+0338 into "≠" and hide the "=".
+    for raw in value:
+        for char in unicodedata.normalize("NFKC", raw):
+            if unicodedata.category(char) not in _UNSEEN and char not in _BLANKS:
+                return char
+    return ""
+
+
 def defuse(value: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """Keep a spreadsheet from running a cell as a formula: prefix "'" if one could start it.
+
+    Looks past every character a reader does not see to the first one they do, so a formula
+    behind a space, a tab, a line break, a no-break or zero-width space or a BOM, or written
+    with full-width signs, is defused too.
+    """
+    return "'" + value if value[:1] in ("\t", "\r") or _first_seen(value) in _FORMULA else value
 
 
 def index_csv(requests: list[dict]) -> str:

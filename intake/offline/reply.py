@@ -2,12 +2,13 @@
 
 import datetime
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import refcode, returns
 from ..fsutil import write_atomic
-from . import decisions
-from .decrypt import FOLDER, REQUESTS
+from . import decisions, ledger, plan
+from .decrypt import FOLDER, REQUESTS, load_requests
 from .keyring import Keyring
 
 
@@ -16,13 +17,15 @@ def sequence_file(keyring_path: Path) -> Path:
     return Path(str(keyring_path) + ".sequence")
 
 
-def next_sequence(keyring_path: Path) -> int:
-    """Newer than the last one used, and never behind the clock, so a lost counter file is harmless."""
+def next_sequence(keyring_path: Path, book: ledger.Ledger, after: int = 0) -> int:
+    """Newer than any used before (per the counter file and this folder's ledger) and than `after`,
+    and never behind the clock, so a lost counter file is harmless unless the clock is behind too.
+    """
     try:
         last = int(sequence_file(keyring_path).read_text(encoding="ascii"))
     except (FileNotFoundError, ValueError):
         last = 0
-    return max(last + 1, int(time.time()))
+    return max(last + 1, book.last_sequence() + 1, after + 1, int(time.time()))
 
 
 def acknowledged_items(out: Path) -> tuple[bytes, ...]:
@@ -34,22 +37,48 @@ def acknowledged_items(out: Path) -> tuple[bytes, ...]:
     return tuple(bytes.fromhex(name) for name in names)
 
 
-def build(out: Path, keyring: Keyring, sequence: int) -> returns.ReturnBundle:
-    """The bundle for the decisions in out/decisions.csv and the items in out/requests."""
-    day = datetime.date.today().isoformat()
-    updates = []
-    for decision in decisions.read(out):
-        sealed = None
-        if decision.message:
-            reply_public = refcode.reply_key(decision.code).public_key
-            sealed = returns.seal_message(decision.message, reply_public)
-        updates.append(returns.Update(refcode.lookup_id(decision.code), decision.status, day, sealed))
-    return returns.ReturnBundle(sequence, day, tuple(updates), acknowledged_items(out))
+@dataclass(frozen=True)
+class Reply:
+    """A reply written: the bundle, what it sent, and how decisions.csv was read."""
+
+    bundle: returns.ReturnBundle
+    sent: plan.Plan
+    read_as: str
 
 
-def write(out: Path, keyring: Keyring, keyring_path: Path, target: Path) -> returns.ReturnBundle:
-    """Sign and write the return bundle (never over an existing file), then record its sequence."""
-    bundle = build(out, keyring, next_sequence(keyring_path))
-    write_atomic(Path(target), returns.encode(bundle, keyring.current.sign), mode=0o600, replace=False)
-    write_atomic(sequence_file(keyring_path), str(bundle.sequence).encode("ascii"), mode=0o600)
-    return bundle
+def _update(outgoing: plan.Outgoing) -> returns.Update:
+    code = refcode.normalise(outgoing.code)
+    sealed = None
+    if outgoing.message:
+        sealed = returns.seal_message(outgoing.message, refcode.reply_key(code).public_key)
+    return returns.Update(refcode.lookup_id(code), outgoing.status, outgoing.decided, sealed)
+
+
+def write(
+    out: Path, keyring: Keyring, keyring_path: Path, target: Path, *, resend: bool = False, after: int = 0
+) -> Reply:
+    """Sign and write the return bundle (never over an existing file), then record what it sent.
+
+    Everything is read and checked first; a problem raises before anything is written.
+    """
+    out = Path(out)
+    with ledger.locked(out):
+        book = ledger.load(out)
+        requests = load_requests(out)
+        found, sheet = decisions.read(out, {r["item"]: r for r in requests})
+        rows = {cells["item"].strip().lower(): number for number, cells in sheet.rows}
+        today = datetime.date.today().isoformat()
+        chosen = plan.plan(requests, found, rows, book, today, resend)
+        sequence = next_sequence(keyring_path, book, after)
+        updates = tuple(_update(o) for o in chosen.outgoing)
+        bundle = returns.ReturnBundle(sequence, today, updates, acknowledged_items(out))
+        write_atomic(Path(target), returns.encode(bundle, keyring.current.sign), mode=0o600, replace=False)
+        write_atomic(sequence_file(keyring_path), str(sequence).encode("ascii"), mode=0o600)
+        for o in chosen.outgoing:
+            book.codes[o.code] = ledger.Sent(o.status, o.message, o.decided, sequence)
+        book.replies.append(
+            {"sequence": sequence, "day": today, "file": Path(target).name, "updates": len(updates),
+             "acks": len(bundle.acks), "resend": resend}
+        )  # fmt: skip
+        ledger.save(out, book)
+    return Reply(bundle, chosen, sheet.describe())

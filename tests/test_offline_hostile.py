@@ -1,0 +1,238 @@
+"""A hostile server crafting export bundles cannot stop the offline tool, nor hide honest requests."""
+
+import csv
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from intake import attachments, bundle, item
+from intake.offline.decrypt import decrypt_bundle
+from intake.offline.keyring import Generation, Keyring, save
+
+from .conftest import make_item, payload, snapshot, tree
+
+PASSPHRASE = "a hostile bundle passphrase"
+GEN = Generation.new()
+KEYRING = Keyring((GEN,))
+
+
+def sealed_file(data: bytes) -> tuple[bytes, bytes]:
+    """Seal a file as the server does; return (key, stream)."""
+    out = io.BytesIO()
+    sealer = attachments.Sealer(out)
+    sealer.write(data)
+    sealer.finish()
+    return sealer.key, out.getvalue()
+
+
+@dataclass
+class Made:
+    """An item as a sender made it, its attachment streams, and the files they hold."""
+
+    data: bytes
+    body: dict
+    streams: list[bytes] = field(default_factory=list)
+    files: list[bytes] = field(default_factory=list)
+
+    def __repr__(self) -> str:  # test output never shows what a request says
+        return f"<item with {len(self.streams)} files>"
+
+
+def made(files=(), names=None, generation=GEN, **fields) -> Made:
+    """An item announcing these files, sealed with the real code."""
+    body = payload(**fields)
+    metas, streams = [], []
+    for number, data in enumerate(files):
+        key, stream = sealed_file(data)
+        name = names[number] if names else f"evidence-{number}.jpg"
+        metas.append({"name": name, "type": "image/jpeg", "size": len(data), "key": key.hex()})
+        streams.append(stream)
+    if files:
+        body["attachments"] = metas
+    return Made(make_item(body, generation)[1], body, streams, list(files))
+
+
+def write_entries(path: Path, entries) -> None:
+    """Write (type, id, data, checksum_ok) entries as a hostile server could: any order, any id."""
+    with open(path, "wb") as f:
+        f.write(b"INTAKE-X" + bytes([1, 0, 0, 0]) + len(entries).to_bytes(4, "big"))
+        for type_, id_, data, checksum_ok in entries:
+            head = bytes([type_]) + id_ + len(data).to_bytes(4, "big")
+            digest = hashlib.sha256(bundle.CHECKSUM_DOMAIN + head + data).digest()
+            f.write(head + data + (digest if checksum_ok else bytes(32)))
+
+
+def honest_entries(id_: bytes, m: Made) -> list:
+    return [(1, id_, m.data, True)] + [(2, id_, s, True) for s in m.streams]
+
+
+def check_honest(out: Path, id_: bytes, m: Made) -> None:
+    """The honest item is in its folder: its payload exactly, its files byte for byte."""
+    folder = out / "requests" / id_.hex()
+    request = json.loads((folder / "request.json").read_bytes())
+    same = request["request"] == m.body  # compared apart, so a failure does not print the request
+    assert same, f"{id_.hex()}: the request differs from what the sender sealed"
+    assert (folder / "request.html").is_file()
+    for number, data in enumerate(m.files, start=1):
+        [written] = [p for p in folder.iterdir() if p.name.startswith(f"attachment-{number}.")]
+        same = written.read_bytes() == data
+        assert same, f"{written.name} differs from the file the sender sealed"
+
+
+def check_index(out: Path) -> None:
+    """index.html, index.csv and decisions.csv list exactly the requests in requests/."""
+    folders = {p.name for p in (out / "requests").iterdir()}
+    assert not [name for name in folders if name.startswith(".")], "a half-built folder was left"
+    with open(out / "index.csv", encoding="utf-8", newline="") as f:
+        listed = {row["folder"].removeprefix("requests/") for row in csv.DictReader(f)}
+    assert listed == folders
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert all(f"requests/{name}/request.html" in page for name in folders)
+    with open(out / "decisions.csv", encoding="utf-8-sig", newline="") as f:
+        assert {row["item"] for row in csv.DictReader(f)} == folders
+
+
+# Made once: sealing is the slow part, and a sender's item may be reused across examples.
+HONEST = [made(), made([b"x" * 10]), made([os.urandom(70_000), b""]), made(lang="ar"), made([b"y"])]
+CRAFTED = [made([b"z" * 5]), made([b"a", b"b"]), made(), made([b"w" * 3])]
+TARGETED = ("reuse_out", "rerun", "duplicate", "same_body")
+KINDS = (*TARGETED, "missing", "bad_checksum_later", "bad_checksum", "orphan", "extra", "garbage")
+
+
+def craft(kind: str, data, state) -> list:
+    """The entries of one crafted kind; `state` holds what earlier runs and entries made."""
+    pick = data.draw(st.sampled_from(CRAFTED), label="crafted item")
+    fresh = os.urandom(16)
+    if kind == "reuse_out" and state["decrypted"]:  # an id already in --out, a new item announcing files
+        target = data.draw(st.sampled_from(sorted(state["decrypted"])), label="reused id")
+        streams = data.draw(st.lists(st.sampled_from([*pick.streams, b"junk"]), max_size=3), label="streams")
+        return [(1, target, pick.data, True)] + [(2, target, s, True) for s in streams]
+    if kind == "rerun" and state["decrypted"]:  # the same item again: nothing changes
+        target = data.draw(st.sampled_from(sorted(state["decrypted"])), label="rerun id")
+        return honest_entries(target, state["decrypted"][target])
+    if kind == "duplicate" and state["this_run"]:  # after an honest item, under its id
+        target = data.draw(st.sampled_from(state["this_run"]), label="duplicated id")
+        return [(1, target, pick.data, True)] + [(2, target, s, True) for s in pick.streams]
+    if kind == "same_body" and state["this_run"]:
+        target = data.draw(st.sampled_from(state["this_run"]), label="same body as")
+        return [(1, fresh, state["made"][target].data, True)]
+    if kind == "missing":  # files announced, fewer sent
+        keep = data.draw(st.integers(0, max(0, len(pick.streams) - 1)), label="sent")
+        return [(1, fresh, pick.data, True)] + [(2, fresh, s, True) for s in pick.streams[:keep]]
+    if kind == "bad_checksum_later" and state["later"]:  # a damaged entry claiming a later honest id
+        target = data.draw(st.sampled_from(state["later"]), label="later id")
+        type_ = data.draw(st.sampled_from([1, 2]), label="type")
+        return [(type_, target, pick.data if type_ == 1 else b"junk", False)]
+    if kind == "bad_checksum":
+        type_ = data.draw(st.sampled_from([1, 2]), label="type")
+        return [(type_, fresh, pick.data, False)] + [(2, fresh, s, True) for s in pick.streams]
+    if kind == "orphan":  # files with no request before them
+        target = data.draw(st.sampled_from([fresh, *sorted(state["decrypted"])]), label="orphan id")
+        return [(2, target, s, True) for s in [*pick.streams, b"junk"]]
+    if kind == "extra":  # more files than the item announces
+        return [(1, fresh, pick.data, True)] + [(2, fresh, s, True) for s in [*pick.streams, b"more"]]
+    if kind == "garbage":
+        size = data.draw(st.sampled_from([0, 100, item.ITEM_SIZE]), label="size")
+        return [(1, fresh, os.urandom(size), True)]
+    return []
+
+
+@pytest.fixture(scope="module")
+def keyring_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ring")
+    save(folder / "secretariat.keyring", KEYRING, PASSPHRASE)
+    (folder / "pass.txt").write_text(PASSPHRASE, encoding="utf-8")
+    return folder / "secretariat.keyring", folder / "pass.txt"
+
+
+def run_tool(bundle_path, out, keyring_file):
+    ring, passfile = keyring_file
+    return subprocess.run(
+        [sys.executable, "-m", "intake.offline", "decrypt", bundle_path, "--keyring", ring,
+         "--out", out, "--passphrase-file", passfile],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_crafted_bundles_never_stop_the_tool_nor_hide_an_honest_request(tmp_path_factory, keyring_file, data):
+    base = tmp_path_factory.mktemp("hostile")
+    out = base / "out"
+    before = snapshot(base)
+    state = {"decrypted": {}, "made": {}}
+    unused = list(range(len(HONEST)))
+    runs = data.draw(st.integers(1, 3), label="runs")
+    for run in range(runs):
+        plan = data.draw(st.lists(st.sampled_from(("honest", *KINDS)), max_size=8), label=f"run {run}")
+        honest_ids = [os.urandom(16) for step in plan if step == "honest"]
+        state |= {"this_run": [], "later": list(honest_ids)}
+        entries, this_run = [], {}
+        for step in plan:
+            if step == "honest" and unused:
+                id_, m = state["later"].pop(0), HONEST[unused.pop(0)]
+                entries += honest_entries(id_, m)
+                this_run[id_] = m
+                state["this_run"].append(id_)
+                state["made"][id_] = m
+            elif step != "honest":
+                entries += craft(step, data, state)
+        path = base / f"bundle-{run}.bin"
+        write_entries(path, entries)
+        if run == runs - 1:  # the last run as the secretariat runs it: the real command
+            result = run_tool(path, out, keyring_file)
+            assert result.returncode in (0, 1), result.stderr
+            assert "Traceback" not in result.stderr
+            assert all(line.startswith(("FAILED ", "decrypting: ")) for line in result.stderr.splitlines())
+        else:
+            decrypt_bundle(path, KEYRING, out)  # raises nothing, whatever the bundle holds
+        for id_, m in (this_run | state["decrypted"]).items():
+            check_honest(out, id_, m)
+        check_index(out)
+        state["decrypted"] |= this_run
+        outside = {p for p in tree(base) if not p.startswith("out") and not p.startswith("bundle-")}
+        assert outside == set(before)
+
+
+def test_a_reused_id_announcing_a_file_stops_nothing(tmp_path, keyring_file):
+    """The case from issue 11: run after run, the tool used to stop at the crafted entry."""
+    out = tmp_path / "out"
+    first, id_ = HONEST[0], os.urandom(16)
+    write_entries(tmp_path / "one.bin", honest_entries(id_, first))
+    assert decrypt_bundle(tmp_path / "one.bin", KEYRING, out).ok
+    kept = (out / "requests" / id_.hex() / "request.json").read_bytes()
+    crafted = CRAFTED[0]
+    later = [(os.urandom(16), HONEST[n]) for n in (1, 2)]
+    entries = [(1, id_, crafted.data, True), (2, id_, crafted.streams[0], True)]
+    for other, m in later:
+        entries += honest_entries(other, m)
+    write_entries(tmp_path / "two.bin", entries)
+    for _ in range(2):
+        result = run_tool(tmp_path / "two.bin", out, keyring_file)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert f"FAILED item 1 ({id_.hex()}): an earlier, different request has the same id" in result.stderr
+        assert (out / "requests" / id_.hex() / "request.json").read_bytes() == kept
+        assert sorted(os.listdir(out / "requests" / id_.hex())) == ["request.html", "request.json"]
+        for other, m in later:
+            check_honest(out, other, m)
+        check_index(out)
+
+
+def test_a_damaged_entry_does_not_claim_the_id_of_the_honest_one(tmp_path):
+    """formats.md: only entries whose checksum matched count when ids are compared."""
+    honest, id_ = HONEST[1], os.urandom(16)
+    write_entries(tmp_path / "b.bin", [(1, id_, CRAFTED[2].data, False), *honest_entries(id_, honest)])
+    report = decrypt_bundle(tmp_path / "b.bin", KEYRING, tmp_path / "out")
+    assert report.failures == [
+        f"item 1 ({id_.hex()}): checksum does not match: the bundle was damaged in transit"
+    ]
+    check_honest(tmp_path / "out", id_, honest)
