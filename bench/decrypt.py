@@ -7,9 +7,9 @@ from pathlib import Path
 
 from nacl.public import SealedBox
 
-from intake import bundle, item, refcode
+from intake.formats import export_bundle, item, refcode
+from intake.formats.keyring import Generation, Keyring
 from intake.offline.decrypt import decrypt_bundle
-from intake.offline.keyring import Generation, Keyring
 
 FIELDS = {"name": "bench", "country": "Atlantis", "urgency": "high", "threat": "تهديد " * 400}
 
@@ -26,7 +26,7 @@ def run(count: int) -> list[tuple[str, str, str]]:
     with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
         path = Path(tmp) / "export.bin"
         with open(path, "wb") as f:
-            bundle.write(f, ((bundle.TYPE_ITEM, os.urandom(16), d) for d in datas))
+            export_bundle.write(f, ((export_bundle.TYPE_ITEM, os.urandom(16), d) for d in datas))
         box = SealedBox(generation.box)
         start = time.perf_counter()
         for data in datas:  # the bare work: open both envelopes of every item, nothing else

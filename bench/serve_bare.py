@@ -6,8 +6,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from intake import config
-from intake.serve import Service
+from intake.server import settings
+from intake.server.serve import Service
 
 
 class Bare(Service):
@@ -21,4 +21,4 @@ class Bare(Service):
 
 
 if __name__ == "__main__":
-    Bare(config.load(os.environ)).run()
+    Bare(settings.load(os.environ)).run()

@@ -14,8 +14,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from intake import crypto, item, keyfiles
-from intake.offline.keyring import Generation
+from intake.formats import envelope, item, keyfiles
+from intake.formats.keyring import Generation
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -102,9 +102,9 @@ def run(seconds: int) -> list[tuple[str, str, str]]:
                 "INTAKE_MIN_FREE_MB": "0", "INTAKE_QUOTA_MB": "100000"}  # fmt: skip
         answers = filled("individual", "bench")
         # What seal.js posts: the token and the envelope (base64url), nothing else.
-        envelope = item.seal_body({"form": "individual", "lang": "en", "fields": answers},
-                                  generation.box.public_key, crypto.ORIGIN_BROWSER)  # fmt: skip
-        sealed = {"envelope": base64.urlsafe_b64encode(envelope).decode().rstrip("=")}
+        body = item.seal_body({"form": "individual", "lang": "en", "fields": answers},
+                              generation.box.public_key, envelope.ORIGIN_BROWSER)  # fmt: skip
+        sealed = {"envelope": base64.urlsafe_b64encode(body).decode().rstrip("=")}
         results = {}
         runs = (
             ("bare", "bare", answers, "individual"),

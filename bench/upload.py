@@ -7,8 +7,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from intake import keyfiles
-from intake.offline.keyring import Generation
+from intake.formats import keyfiles
+from intake.formats.keyring import Generation
 
 from .submit import _port, _serve, _session, filled
 

@@ -5,6 +5,6 @@ __version__ = "0.1.0"
 
 def create_app(test_config=None):
     """Build the web application (Flask is imported here, so the offline tool never loads it)."""
-    from .web import build_app
+    from intake.web.app import build_app
 
     return build_app(test_config)

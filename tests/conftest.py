@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from intake import bundle, item, refcode
-from intake.offline.keyring import Generation, Keyring
+from intake.formats import export_bundle, item, refcode
+from intake.formats.keyring import Generation, Keyring
 
 ROOT = Path(__file__).resolve().parent.parent
 # The tests bring their own settings: never the machine's /etc/intake/intake.env.
@@ -68,7 +68,7 @@ def write_bundle(path, datas):
     """Write item bytes into an export bundle with fresh random ids; return the ids."""
     ids = [os.urandom(16) for _ in datas]
     with open(path, "wb") as f:
-        bundle.write(f, ((bundle.TYPE_ITEM, i, d) for i, d in zip(ids, datas, strict=True)))
+        export_bundle.write(f, ((export_bundle.TYPE_ITEM, i, d) for i, d in zip(ids, datas, strict=True)))
     return ids
 
 
@@ -83,7 +83,7 @@ LANGS = ("en", "es", "fr", "ar", "ru")
 @pytest.fixture
 def site(tmp_path, generation):
     """A data folder and a keys folder holding this generation's public keys."""
-    from intake import keyfiles
+    from intake.formats import keyfiles
 
     keys = tmp_path / "keys"
     keyfiles.write_public_keys(keys, generation.box.public_key, generation.sign.verify_key)
@@ -226,7 +226,7 @@ def snapshot(folder) -> dict:
 
 def statuses_of(site):
     """The server's status store for the test site."""
-    from intake.status import StatusStore
+    from intake.server.statuses import StatusStore
 
     return StatusStore(Path(site["INTAKE_DATA_DIR"]) / "status")
 

@@ -101,7 +101,7 @@ def test_a_form_works_with_the_keyboard_alone(chromium, server):  # noqa: F811
 def test_no_page_state_references_anything_outside_the_site(client, lang):
     import re
 
-    from intake.security import CSP
+    from intake.web.security import CSP
 
     for name, html in pages_to_check(client, lang):
         assert not re.search(r'(src|href|action)="(https?:)?//', html), name

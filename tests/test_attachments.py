@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from intake import attachments, bundle, cli
-from intake.attachments import CHUNK, SEALED_CHUNK, StreamError
+from intake.formats import export_bundle, stream
+from intake.formats.stream import CHUNK, SEALED_CHUNK, StreamError
 from intake.offline.decrypt import decrypt_bundle
+from intake.server import cli
 
 from .conftest import csrf_token, filled, snapshot
 from .test_web_submit import everything_under
@@ -25,7 +26,7 @@ SIZES = [0, 1, CHUNK, CHUNK + 1]
 
 def sealed(data: bytes, key: bytes | None = None) -> tuple[bytes, bytes]:
     out = io.BytesIO()
-    sealer = attachments.Sealer(out, key)
+    sealer = stream.Sealer(out, key)
     sealer.write(data)
     sealer.finish()
     return sealer.key, out.getvalue()
@@ -33,30 +34,29 @@ def sealed(data: bytes, key: bytes | None = None) -> tuple[bytes, bytes]:
 
 @given(st.integers(0, 2**34))
 def test_padme_adds_at_most_12_percent(length):
-    padded = attachments.padme(length)
+    padded = stream.padme(length)
     assert padded >= length and padded - length <= max(1, length * 0.12)
 
 
 def test_stream_refusals_name_the_problem():
     data = os.urandom(3 * CHUNK + 5)
-    key, stream = sealed(data)
-    chunks = [stream[i : i + SEALED_CHUNK] for i in range(0, len(stream), SEALED_CHUNK)]
+    key, whole = sealed(data)
+    chunks = [whole[i : i + SEALED_CHUNK] for i in range(0, len(whole), SEALED_CHUNK)]
     _, extra_chunk = sealed(os.urandom(10), key)
     cases = {
-        "truncated": (stream[:-7], "truncated in chunk 4 of 4"),
+        "truncated": (whole[:-7], "truncated in chunk 4 of 4"),
         "missing last chunk": (b"".join(chunks[:3]), "truncated in chunk 4 of 4"),
-        "extra chunk": (stream + extra_chunk, "goes on after its last chunk"),
+        "extra chunk": (whole + extra_chunk, "goes on after its last chunk"),
         "swapped": (chunks[1] + chunks[0] + b"".join(chunks[2:]), "chunk 1 of 4 does not decrypt"),
         "wrong key": (sealed(data)[1], "chunk 1 of 4 does not decrypt"),
     }
-    for name, (broken, message) in cases.items():
+    for broken, message in cases.values():
         with pytest.raises(StreamError, match=message):
-            attachments.open_stream(io.BytesIO(broken), key, len(data), io.BytesIO())
-        assert name
+            stream.open_stream(io.BytesIO(broken), key, len(data), io.BytesIO())
     # A last chunk where a middle one belongs (the stream cut at a chunk boundary and re-flagged):
     short_key, three = sealed(os.urandom(2 * CHUNK + 1))
     with pytest.raises(StreamError, match="does not decrypt"):
-        attachments.open_stream(io.BytesIO(three[: 2 * SEALED_CHUNK]), short_key, 2 * CHUNK, io.BytesIO())
+        stream.open_stream(io.BytesIO(three[: 2 * SEALED_CHUNK]), short_key, 2 * CHUNK, io.BytesIO())
 
 
 def upload(client, lang, form, answers, files):
@@ -182,7 +182,7 @@ def test_damaged_attachments_are_refused_offline_and_the_request_kept(tmp_path, 
         path = tmp_path / f"{name}.bin"
         item_id = os.urandom(16)
         with open(path, "wb") as f:
-            bundle.write(f, [(t, item_id, d) for t, d in entries])
+            export_bundle.write(f, [(t, item_id, d) for t, d in entries])
         out = tmp_path / name
         report = decrypt_bundle(path, keyring, out)
         assert report.written == 1 and len(report.failures) == 1, (name, report.failures)

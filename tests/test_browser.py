@@ -157,8 +157,9 @@ def test_a_sealing_failure_sends_nothing_and_offers_the_server(chromium, server,
 
 def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(chromium, server, site, generation, tmp_path,
                                                                    keyring):  # fmt: skip
-    from intake import importer, refcode, returns
-    from intake.dropbox import DropBox
+    from intake.formats import refcode, return_bundle
+    from intake.server import importer
+    from intake.server.dropbox import DropBox
 
     from .conftest import statuses_of
 
@@ -168,9 +169,13 @@ def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(chromium, ser
     with page.expect_navigation():
         page.locator("form[data-seal] button[type=submit]").click()
     code = page.locator("p.code bdi").inner_text()
-    asked = returns.seal_message("Пришлите дату суда.", refcode.reply_key(refcode.normalise(code)).public_key)
-    update = returns.Update(refcode.lookup_id(refcode.normalise(code)), "more_info", "2026-11-21", asked)
-    bundle = returns.encode(returns.ReturnBundle(1, "2026-11-21", (update,), ()), generation.sign)
+    asked = return_bundle.seal_message(
+        "Пришлите дату суда.", refcode.reply_key(refcode.normalise(code)).public_key
+    )
+    update = return_bundle.Update(
+        refcode.lookup_id(refcode.normalise(code)), "more_info", "2026-11-21", asked
+    )
+    bundle = return_bundle.encode(return_bundle.ReturnBundle(1, "2026-11-21", (update,), ()), generation.sign)
     importer.import_bundle(bundle, generation.sign.verify_key, site["INTAKE_DATA_DIR"],
                            DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox"), statuses_of(site))  # fmt: skip
 
@@ -202,7 +207,7 @@ def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(chromium, ser
 
 @pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
 def test_attachments_round_trip_from_the_browser(chromium, server, site, tmp_path, keyring, javascript):
-    from intake.attachments import CHUNK
+    from intake.formats.stream import CHUNK
 
     marker = f"FILEMARK{secrets.token_hex(6)}".encode()
     sizes = [0, 1, CHUNK, CHUNK + 1, 50_000_000 - 3 * CHUNK - 2]  # 50 MB in all, the default limit

@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
-from intake import crypto, item, refcode
-from intake.crypto import KIND_BODY, ORIGIN_BROWSER, Frame
-from intake.fields import clean
+from intake.formats import envelope, item, refcode
+from intake.formats.envelope import KIND_BODY, ORIGIN_BROWSER, Frame
+from intake.web.fields import clean
 
 from .conftest import ROOT, SAMPLES
 
@@ -46,7 +46,7 @@ def run_node(request: dict) -> dict:
 
 def test_node_seals_what_pynacl_opens_and_frames_match_byte_for_byte(generation):
     pub = bytes(generation.box.public_key)
-    kid = crypto.key_id(pub)
+    kid = envelope.key_id(pub)
     payloads = [
         {"form": "individual", "lang": lang, "fields": {"threat": text, "measures": ["legal_aid", "other"]}}
         for lang, text in SAMPLES.items()
@@ -54,7 +54,7 @@ def test_node_seals_what_pynacl_opens_and_frames_match_byte_for_byte(generation)
     payloads.append({"form": "feedback", "lang": "ar", "fields": {"message": '𝄞\n\t"quote" \\ / é', "x": ""}})
     biggest = {"form": "feedback", "lang": "ru", "fields": {"message": ""}}
     biggest["fields"]["message"] = "ж" * (
-        (crypto.MAX_PAYLOAD[KIND_BODY] - len(item.encode_json(biggest))) // 2
+        (envelope.MAX_PAYLOAD[KIND_BODY] - len(item.encode_json(biggest))) // 2
     )
     payloads.append(biggest)
     codes = [refcode.make() for _ in range(5)]
@@ -69,9 +69,9 @@ def test_node_seals_what_pynacl_opens_and_frames_match_byte_for_byte(generation)
     for payload, envelope_hex, frame_hex in zip(payloads, out["envelopes"], out["frames"], strict=True):
         python_frame = Frame(KIND_BODY, ORIGIN_BROWSER, kid, item.encode_json(payload)).to_bytes()
         assert bytes.fromhex(frame_hex) == python_frame
-        envelope = bytes.fromhex(envelope_hex)
-        assert len(envelope) == crypto.ENVELOPE_SIZES[KIND_BODY]
-        opened = crypto.open_envelope(envelope, KIND_BODY, keys)
+        sealed = bytes.fromhex(envelope_hex)
+        assert len(sealed) == envelope.ENVELOPE_SIZES[KIND_BODY]
+        opened = envelope.open_envelope(sealed, KIND_BODY, keys)
         assert opened.origin == ORIGIN_BROWSER and json.loads(opened.payload) == payload
     assert out["badKey"] == "key id does not match the key"
 
@@ -90,7 +90,7 @@ def test_node_seals_what_pynacl_opens_and_frames_match_byte_for_byte(generation)
 def test_node_and_python_seal_attachment_streams_identically():
     import io
 
-    from intake import attachments
+    from intake.formats import stream
 
     lengths = [0, 1, 2, 100, 65535, 65536, 65537, 200_000, 1_000_003]
     streams = []
@@ -98,16 +98,16 @@ def test_node_and_python_seal_attachment_streams_identically():
         streams.append({"data": os.urandom(n).hex(), "key": os.urandom(32).hex()})
     out = run_node({"publicKey": "00" * 32, "keyId": "00" * 8, "payloads": [], "codes": [], "texts": [],
                     "numbers": [], "lookalikes": {}, "streams": streams, "lengths": lengths})  # fmt: skip
-    assert out["padme"] == [attachments.padme(n) for n in lengths]
-    for stream, sealed_hex in zip(streams, out["streams"], strict=True):
-        data, key = bytes.fromhex(stream["data"]), bytes.fromhex(stream["key"])
+    assert out["padme"] == [stream.padme(n) for n in lengths]
+    for given, sealed_hex in zip(streams, out["streams"], strict=True):
+        data, key = bytes.fromhex(given["data"]), bytes.fromhex(given["key"])
         python = io.BytesIO()
-        sealer = attachments.Sealer(python, key)
+        sealer = stream.Sealer(python, key)
         sealer.write(data)
         sealer.finish()
         assert bytes.fromhex(sealed_hex) == python.getvalue()
         back = io.BytesIO()
-        attachments.open_stream(io.BytesIO(bytes.fromhex(sealed_hex)), key, len(data), back)
+        stream.open_stream(io.BytesIO(bytes.fromhex(sealed_hex)), key, len(data), back)
         assert back.getvalue() == data
 
 
@@ -115,8 +115,8 @@ def envelope_for(payload, public_key) -> str:
     """A body sealed as seal.js seals it (origin browser), base64url without padding."""
     import base64
 
-    envelope = item.seal_body(payload, public_key, ORIGIN_BROWSER)
-    return base64.urlsafe_b64encode(envelope).decode().rstrip("=")
+    sealed = item.seal_body(payload, public_key, ORIGIN_BROWSER)
+    return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
 
 def post_envelope(client, lang, form, **data):
@@ -135,8 +135,8 @@ def dropbox_files(site):
 def test_a_browser_envelope_is_stored_like_any_other(
     client, site, generation, keyring, tmp_path, monkeypatch
 ):
-    from intake import cli
     from intake.offline.decrypt import decrypt_bundle
+    from intake.server import cli
 
     payload = {"form": "feedback", "lang": "fr", "fields": {"kind": "feedback", "message": "merci"}}
     response = post_envelope(
@@ -160,7 +160,7 @@ def test_a_browser_envelope_is_stored_like_any_other(
 
 
 def test_the_server_refuses_bad_envelopes_and_stores_nothing(client, site, generation):
-    from intake.offline.keyring import Generation
+    from intake.formats.keyring import Generation
 
     good = envelope_for({"form": "feedback", "lang": "en", "fields": {}}, generation.box.public_key)
     stale = envelope_for({"form": "feedback", "lang": "en", "fields": {}}, Generation.new().box.public_key)

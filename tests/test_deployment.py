@@ -181,7 +181,7 @@ def lookup(url: str, lang: str, code: str) -> tuple[int, str]:
 
 def test_the_shipped_unit_and_settings_file_are_valid(deployment, service_account, tmp_path):
     """deploy/intake.service as systemd reads it, and deploy/intake.env.sample as intake reads it."""
-    from intake import config
+    from intake.server import settings
 
     if shutil.which("systemd-analyze") is None:
         pytest.fail("checking the unit needs systemd-analyze (apt-get install systemd)")
@@ -194,5 +194,5 @@ def test_the_shipped_unit_and_settings_file_are_valid(deployment, service_accoun
     result = subprocess.run(["systemd-analyze", "verify", tmp_path / "intake.service"], capture_output=True,
                             text=True)  # fmt: skip
     assert result.returncode == 0 and "intake.service" not in result.stderr, result.stderr
-    cfg = config.load({"INTAKE_CONFIG": str(ROOT / "deploy" / "intake.env.sample")})
+    cfg = settings.load({"INTAKE_CONFIG": str(ROOT / "deploy" / "intake.env.sample")})
     assert cfg.data_dir == Path("/var/lib/intake") and cfg.keys_dir == Path("/etc/intake/keys")

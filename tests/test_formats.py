@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.public import PrivateKey, SealedBox
 
-from intake import bundle, crypto, item, refcode
-from intake.crypto import KIND_BODY, KIND_RECORD, FormatError, Frame
-from intake.offline.keyring import Generation
+from intake.formats import envelope, export_bundle, item, refcode
+from intake.formats.envelope import KIND_BODY, KIND_RECORD, FormatError, Frame
+from intake.formats.keyring import Generation
 
 from .conftest import ROOT, make_item, payload
 
@@ -22,8 +22,8 @@ VECTORS = json.loads((ROOT / "docs" / "formats-vectors.json").read_text(encoding
 
 def test_vectors_key_id_and_fingerprint():
     v = VECTORS["key_id"]
-    assert crypto.key_id(bytes.fromhex(v["public_key"])).hex() == v["key_id"]
-    assert crypto.fingerprint(bytes.fromhex(v["public_key"])) == v["fingerprint"]
+    assert envelope.key_id(bytes.fromhex(v["public_key"])).hex() == v["key_id"]
+    assert envelope.fingerprint(bytes.fromhex(v["public_key"])) == v["fingerprint"]
 
 
 def test_vectors_frame_bytes():
@@ -36,8 +36,8 @@ def test_vectors_frame_bytes():
 def test_vectors_envelope_opens():
     v = VECTORS["envelope"]
     sk = PrivateKey(bytes.fromhex(v["secret_key"]))
-    keys = {crypto.key_id(bytes(sk.public_key)): sk}
-    frame = crypto.open_envelope(bytes.fromhex(v["envelope"]), v["kind"], keys)
+    keys = {envelope.key_id(bytes(sk.public_key)): sk}
+    frame = envelope.open_envelope(bytes.fromhex(v["envelope"]), v["kind"], keys)
     assert frame.payload.decode() == v["payload_utf8"]
 
 
@@ -52,8 +52,8 @@ def test_vectors_refcode_binding_and_bundle_checksum():
     assert item.body_binding(envelope) == VECTORS["body_binding"]["binding"]
     b = VECTORS["bundle_checksum"]
     head = bytes.fromhex(b["entry_head"])
-    assert head == bundle._ENTRY.pack(b["type"], bytes.fromhex(b["id"]), len(b["data_utf8"]))
-    assert bundle._checksum(head, b["data_utf8"].encode()).hex() == b["checksum"]
+    assert head == export_bundle._ENTRY.pack(b["type"], bytes.fromhex(b["id"]), len(b["data_utf8"]))
+    assert export_bundle._checksum(head, b["data_utf8"].encode()).hex() == b["checksum"]
 
 
 def test_every_envelope_of_a_kind_has_one_size(generation):
@@ -65,7 +65,7 @@ def test_every_envelope_of_a_kind_has_one_size(generation):
 
 def test_frame_refuses_oversize_payload(generation):
     with pytest.raises(FormatError, match="exceeds"):
-        Frame(KIND_BODY, 1, generation.key_id, b"x" * (crypto.MAX_PAYLOAD[KIND_BODY] + 1))
+        Frame(KIND_BODY, 1, generation.key_id, b"x" * (envelope.MAX_PAYLOAD[KIND_BODY] + 1))
 
 
 @pytest.mark.parametrize(
@@ -86,16 +86,16 @@ def test_frame_parsing_is_strict(generation, tamper, message):
 
 def test_open_checks_inner_against_outer(generation):
     other = PrivateKey.generate()
-    keys = {generation.key_id: generation.box, crypto.key_id(bytes(other.public_key)): other}
+    keys = {generation.key_id: generation.box, envelope.key_id(bytes(other.public_key)): other}
     # The inside names the other key, the outside names this one.
-    inner = Frame(KIND_BODY, 1, crypto.key_id(bytes(other.public_key)), b"{}").to_bytes()
+    inner = Frame(KIND_BODY, 1, envelope.key_id(bytes(other.public_key)), b"{}").to_bytes()
     forged = bytes([1]) + generation.key_id + SealedBox(generation.box.public_key).encrypt(inner)
     with pytest.raises(FormatError, match="inner key id differs"):
-        crypto.open_envelope(forged, KIND_BODY, keys)
+        envelope.open_envelope(forged, KIND_BODY, keys)
     # A record frame where a body belongs, at the body's size: refused by kind.
     record = Frame(KIND_RECORD, 1, generation.key_id, b"{}").to_bytes().ljust(65536, b"\0")
     with pytest.raises(FormatError):
-        crypto.open_envelope(
+        envelope.open_envelope(
             bytes([1]) + generation.key_id + SealedBox(generation.box.public_key).encrypt(record),
             KIND_BODY,
             keys,
@@ -106,10 +106,10 @@ def test_open_refuses_unknown_key_and_flipped_bits(generation):
     _, data = make_item(payload(), generation)
     body = data[item.RECORD_SIZE :]
     with pytest.raises(FormatError, match="unknown key id"):
-        crypto.open_envelope(body, KIND_BODY, {})
+        envelope.open_envelope(body, KIND_BODY, {})
     flipped = body[:-1] + bytes([body[-1] ^ 1])
     with pytest.raises(FormatError, match="does not decrypt"):
-        crypto.open_envelope(flipped, KIND_BODY, {generation.key_id: generation.box})
+        envelope.open_envelope(flipped, KIND_BODY, {generation.key_id: generation.box})
 
 
 @settings(max_examples=300)
@@ -131,7 +131,7 @@ def test_fuzz_item_parser_only_raises_format_error(data, where):
 @given(st.binary(max_size=3000))
 def test_fuzz_bundle_reader_only_raises_bundle_error(data):
     try:
-        for _entry in bundle.read(io.BytesIO(bundle.MAGIC + data)):
+        for _entry in export_bundle.read(io.BytesIO(export_bundle.MAGIC + data)):
             pass
-    except bundle.BundleError:
+    except export_bundle.BundleError:
         pass

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from intake import refcode, returns
+from intake.formats import refcode, return_bundle
 
 from .conftest import LANGS, filled, post_form
 from .test_attachments import upload
@@ -38,13 +38,13 @@ def test_every_file_and_folder_the_server_writes_is_dated_by_the_day_and_owner_o
         == 200
     )
     # An import: statuses written, items deleted, the journal made and removed.
-    from intake.dropbox import DropBox
+    from intake.server.dropbox import DropBox
 
     dropbox = DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox")
     code = refcode.make()
-    update = returns.Update(refcode.lookup_id(code), "accepted", "2026-11-20", None)
-    bundle = returns.encode(
-        returns.ReturnBundle(2, "2026-11-21", (update,), dropbox.item_ids()[:1]), generation.sign
+    update = return_bundle.Update(refcode.lookup_id(code), "accepted", "2026-11-20", None)
+    bundle = return_bundle.encode(
+        return_bundle.ReturnBundle(2, "2026-11-21", (update,), dropbox.item_ids()[:1]), generation.sign
     )
     (tmp_path / "return.bin").write_bytes(bundle)
     assert intake(server["env"], "import", tmp_path / "return.bin").returncode == 0
@@ -73,13 +73,13 @@ def status_lengths(client, lang, codes) -> set[int]:
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_lookup_answer_has_one_length_on_the_wire(client, site, generation, lang):
-    from intake import importer
-    from intake.dropbox import DropBox
+    from intake.server import importer
+    from intake.server.dropbox import DropBox
 
     from .conftest import statuses_of
 
     codes = {name: submit(client, lang, "feedback") for name in ("received", "long", "short", "more")}
-    long_message = "ش" * (returns.MAX_MESSAGE // 2)  # the longest message, in Arabic letters
+    long_message = "ش" * (return_bundle.MAX_MESSAGE // 2)  # the longest message, in Arabic letters
     decided = {
         "long": ("accepted", long_message),
         "short": ("closed", "ok"),
@@ -88,9 +88,11 @@ def test_every_lookup_answer_has_one_length_on_the_wire(client, site, generation
     updates = []
     for name, (status, message) in decided.items():
         code = refcode.normalise(codes[name])
-        sealed = returns.seal_message(message, refcode.reply_key(code).public_key)
-        updates.append(returns.Update(refcode.lookup_id(code), status, "2026-09-30", sealed))
-    bundle = returns.encode(returns.ReturnBundle(1, "2026-11-21", tuple(updates), ()), generation.sign)
+        sealed = return_bundle.seal_message(message, refcode.reply_key(code).public_key)
+        updates.append(return_bundle.Update(refcode.lookup_id(code), status, "2026-09-30", sealed))
+    bundle = return_bundle.encode(
+        return_bundle.ReturnBundle(1, "2026-11-21", tuple(updates), ()), generation.sign
+    )
     data_dir = site["INTAKE_DATA_DIR"]
     importer.import_bundle(bundle, generation.sign.verify_key, data_dir, DropBox(Path(data_dir) / "dropbox"),
                            statuses_of(site))  # fmt: skip

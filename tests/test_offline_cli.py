@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from intake import crypto, keyfiles
-from intake.offline import keyring as keyring_mod
+from intake.formats import envelope, keyfiles
+from intake.formats import keyring as keyring_mod
 
 from .conftest import make_item, payload, write_bundle
 
@@ -55,8 +55,8 @@ def test_keygen_writes_public_keys_and_an_encrypted_keyring(secretariat):
     submission = keyfiles.read_submission_key(out / "keys")
     signing = keyfiles.read_signing_key(out / "keys")
     assert bytes(submission) == bytes(ring.current.box.public_key)
-    assert crypto.fingerprint(bytes(submission)) in stdout
-    assert crypto.fingerprint(bytes(signing)) in stdout
+    assert envelope.fingerprint(bytes(submission)) in stdout
+    assert envelope.fingerprint(bytes(signing)) in stdout
 
 
 def test_keygen_refuses_to_overwrite(secretariat, passfile):
@@ -108,12 +108,12 @@ def test_rotation_keeps_old_items_readable(tmp_path, secretariat, passfile):
     result = run("keys", "add", "--keyring", keyring_path, "--out", tmp_path / "rotated",
                  "--passphrase-file", passfile, check_status=0)  # fmt: skip
     new_public = keyfiles.read_submission_key(tmp_path / "rotated" / "keys")
-    assert crypto.fingerprint(bytes(new_public)) in result.stdout
+    assert envelope.fingerprint(bytes(new_public)) in result.stdout
     ring = keyring_mod.load(keyring_path, PASSPHRASE)
     assert len(ring.generations) == 2 and ring.generations[0].key_id == old.key_id
     listing = run("keys", "list", "--keyring", keyring_path, "--passphrase-file", passfile, check_status=0)
     assert f"generation 1, key id {old.key_id.hex()}" in listing.stdout
-    assert f"generation 2 (current), key id {crypto.key_id(bytes(new_public)).hex()}" in listing.stdout
+    assert f"generation 2 (current), key id {envelope.key_id(bytes(new_public)).hex()}" in listing.stdout
     bundle = tmp_path / "export.bin"
     write_bundle(bundle, [make_item(payload(), old)[1], make_item(payload(), ring.current)[1]])
     result = run("decrypt", bundle, "--keyring", keyring_path, "--out", tmp_path / "read",

@@ -28,7 +28,7 @@ def test_offline_tool_in_a_venv_with_only_pynacl(tmp_path):
 
     # Every module the tool loads is the standard library's, PyNaCl's (with its cffi) or ours.
     probe = (
-        "import sys, intake.offline.cli, intake.offline.decrypt, intake.offline.keyring;"
+        "import sys, intake.offline.cli, intake.offline.decrypt, intake.formats.keyring;"
         "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names))))"
     )
     loaded = subprocess.run([py, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
@@ -43,7 +43,7 @@ def test_offline_tool_in_a_venv_with_only_pynacl(tmp_path):
                    capture_output=True)  # fmt: skip
 
     sys.path.insert(0, str(ROOT))
-    from intake.offline.keyring import load
+    from intake.formats.keyring import load
 
     generation = load(tmp_path / "s" / "secretariat.keyring", PASSPHRASE).current
     body = payload("ar")

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from intake import refcode, returns
+from intake.formats import refcode, return_bundle
+from intake.formats.keyring import Generation, Keyring, save
 from intake.offline.decrypt import decrypt_bundle
-from intake.offline.keyring import Generation, Keyring, save
 
 from .conftest import make_item, payload, snapshot
 
@@ -43,11 +43,11 @@ def air_gap(tmp_path_factory):
     generation = Generation.new()
     save(base / "secretariat.keyring", Keyring((generation,)), PASSPHRASE)
     (base / "pass.txt").write_text(PASSPHRASE, encoding="utf-8")
-    from intake import bundle
+    from intake.formats import export_bundle
 
     items = [make_item(payload(lang), generation) for lang in ("fr", "es", "ar")]
     with open(base / "export.bin", "wb") as f:
-        bundle.write(f, [(1, os.urandom(16), data) for _, data in items])
+        export_bundle.write(f, [(1, os.urandom(16), data) for _, data in items])
     assert decrypt_bundle(base / "export.bin", Keyring((generation,)), base / "pristine").ok
     requests = {}
     for folder in (base / "pristine" / "requests").iterdir():
@@ -81,7 +81,7 @@ def row(request, status, message, received=None):
 
 def sent(air_gap, target) -> dict:
     """What the server would apply: {code: (status, message as the defender opens it)}."""
-    bundle = returns.decode(target.read_bytes(), air_gap["generation"].sign.verify_key)
+    bundle = return_bundle.decode(target.read_bytes(), air_gap["generation"].sign.verify_key)
     by_lookup = {}
     for request in air_gap["requests"].values():
         code = refcode.normalise(request["reference"])
@@ -89,7 +89,7 @@ def sent(air_gap, target) -> dict:
     result = {}
     for update in bundle.updates:
         code = by_lookup[update.lookup_id]
-        message = update.sealed_message and returns.open_message(
+        message = update.sealed_message and return_bundle.open_message(
             update.sealed_message, refcode.reply_key(code)
         )
         result[code] = (update.status, message or "")

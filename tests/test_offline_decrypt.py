@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nacl.public import SealedBox
 
-from intake import bundle, crypto, item, refcode
-from intake.crypto import KIND_BODY, Frame
+from intake.formats import envelope, export_bundle, item, refcode
+from intake.formats.envelope import KIND_BODY, Frame
+from intake.formats.keyring import Generation, Keyring
 from intake.offline.decrypt import decrypt_bundle
-from intake.offline.keyring import Generation, Keyring
 
 from .conftest import SAMPLES, make_item, payload, tree, write_bundle
 
@@ -33,9 +33,9 @@ def request_of(out, id_):
 def test_round_trip_every_language_and_the_largest_payload(tmp_path, generation, keyring):
     bodies = [payload(lang) for lang in SAMPLES]
     biggest = payload("ar", text="")
-    room = crypto.MAX_PAYLOAD[KIND_BODY] - len(item.encode_json(biggest))
+    room = envelope.MAX_PAYLOAD[KIND_BODY] - len(item.encode_json(biggest))
     biggest["fields"]["threat"] = "ب" * (room // 2) + "x" * (room % 2)  # Arabic letters are 2 bytes
-    assert len(item.encode_json(biggest)) == crypto.MAX_PAYLOAD[KIND_BODY]
+    assert len(item.encode_json(biggest)) == envelope.MAX_PAYLOAD[KIND_BODY]
     bodies.append(biggest)
     made = [
         make_item(b, generation, origin=o) for b, o in zip(bodies, ["server", "browser"] * 3, strict=True)
@@ -100,8 +100,8 @@ def _item_with_body(generation, body_env, **record):
 
 
 def _raw_record_item(generation, record_json: bytes, body_env):
-    frame = Frame(crypto.KIND_RECORD, 1, generation.key_id, record_json)
-    return crypto.seal(frame, generation.box.public_key) + body_env
+    frame = Frame(envelope.KIND_RECORD, 1, generation.key_id, record_json)
+    return envelope.seal(frame, generation.box.public_key) + body_env
 
 
 def _body_frame(generation, payload_bytes, padding_byte=0):
@@ -226,7 +226,7 @@ def test_duplicates_checksums_and_framing(tmp_path, generation, keyring):
     same = os.urandom(16)
     entries = [(1, same, a), (1, same, b), (1, os.urandom(16), a)]
     with open(path, "wb") as f:
-        bundle.write(f, entries)
+        export_bundle.write(f, entries)
     report = decrypt_bundle(path, keyring, tmp_path / "out")
     assert report.written == 1
     assert "duplicate id of item 1" in report.failures[0]
@@ -264,11 +264,11 @@ def test_a_different_item_under_a_known_id_does_not_overwrite(tmp_path, generati
     path = tmp_path / "bundle.bin"
     id_ = os.urandom(16)
     with open(path, "wb") as f:
-        bundle.write(f, [(1, id_, make_item(payload(), generation)[1])])
+        export_bundle.write(f, [(1, id_, make_item(payload(), generation)[1])])
     decrypt_bundle(path, keyring, tmp_path / "out")
     first = (tmp_path / "out" / "requests" / id_.hex() / "request.json").read_bytes()
     with open(path, "wb") as f:
-        bundle.write(f, [(1, id_, make_item(payload(), generation)[1])])
+        export_bundle.write(f, [(1, id_, make_item(payload(), generation)[1])])
     report = decrypt_bundle(path, keyring, tmp_path / "out")
     assert "an earlier, different request has the same id" in report.failures[0]
     assert (tmp_path / "out" / "requests" / id_.hex() / "request.json").read_bytes() == first
@@ -295,4 +295,6 @@ def test_fuzz_mutated_bundles_never_crash_or_escape(tmp_path_factory, edits, cut
     path.write_bytes(bytes(data[: max(cut, 1)]) if cut % 3 == 0 else bytes(data))
     report = decrypt_bundle(path, Keyring((_FUZZ_GEN,)), base / "out")
     assert report.written + len(report.failures) >= 1
-    assert tree(base) == sorted(["bundle.bin", "out", *[p for p in tree(base) if p.startswith("out/")]])
+    assert tree(base) == sorted(
+        ["bundle.bin", "out", *[p for p in tree(base) if p.startswith("out/")]]
+    )

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from intake import attachments, bundle, item
+from intake.formats import export_bundle, item, stream
+from intake.formats.keyring import Generation, Keyring, save
 from intake.offline.decrypt import decrypt_bundle
-from intake.offline.keyring import Generation, Keyring, save
 
 from .conftest import make_item, payload, snapshot, tree
 
@@ -28,7 +28,7 @@ KEYRING = Keyring((GEN,))
 def sealed_file(data: bytes) -> tuple[bytes, bytes]:
     """Seal a file as the server does; return (key, stream)."""
     out = io.BytesIO()
-    sealer = attachments.Sealer(out)
+    sealer = stream.Sealer(out)
     sealer.write(data)
     sealer.finish()
     return sealer.key, out.getvalue()
@@ -67,7 +67,7 @@ def write_entries(path: Path, entries) -> None:
         f.write(b"INTAKE-X" + bytes([1, 0, 0, 0]) + len(entries).to_bytes(4, "big"))
         for type_, id_, data, checksum_ok in entries:
             head = bytes([type_]) + id_ + len(data).to_bytes(4, "big")
-            digest = hashlib.sha256(bundle.CHECKSUM_DOMAIN + head + data).digest()
+            digest = hashlib.sha256(export_bundle.CHECKSUM_DOMAIN + head + data).digest()
             f.write(head + data + (digest if checksum_ok else bytes(32)))
 
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from intake import datafolder, importer, refcode, returns
-from intake.dropbox import DropBox
+from intake.formats import refcode, return_bundle
+from intake.formats.keyring import Generation, Keyring, save
 from intake.offline.decrypt import decrypt_bundle
-from intake.offline.keyring import Generation, Keyring, save
-from intake.status import StatusStore
+from intake.server import datafolder, importer
+from intake.server.dropbox import DropBox
+from intake.server.statuses import StatusStore
 
 from .test_offline_hostile import honest_entries, made, write_entries
 
@@ -82,14 +83,14 @@ class AirGap:
 
     def updates(self, target: Path, requests) -> dict:
         """{item of the request's code: (status, message, day)} as the server would file them."""
-        bundle = returns.decode(target.read_bytes(), self.generation.sign.verify_key)
+        bundle = return_bundle.decode(target.read_bytes(), self.generation.sign.verify_key)
         found = {}
         for request in requests:
             code = refcode.normalise(request["reference"])
             for update in bundle.updates:
                 if update.lookup_id == refcode.lookup_id(code):
                     sealed = update.sealed_message
-                    message = returns.open_message(sealed, refcode.reply_key(code)) if sealed else ""
+                    message = return_bundle.open_message(sealed, refcode.reply_key(code)) if sealed else ""
                     found[request["item"]] = (update.status, message, update.day)
         return found
 

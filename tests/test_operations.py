@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from intake import config, crypto, keyfiles
+from intake.formats import envelope, keyfiles
+from intake.formats.keyring import Generation, Keyring
 from intake.offline.decrypt import decrypt_bundle
-from intake.offline.keyring import Generation, Keyring
+from intake.server import settings
 
 from .conftest import INTAKE, ROOT, filled, post_form
 from .test_attachments import upload
@@ -23,10 +24,10 @@ def intake(env, *args):
     return subprocess.run([INTAKE, *map(str, args)], env=env, capture_output=True, text=True)
 
 
-def bare_env(**settings):
+def bare_env(**values):
     """The environment of a root shell: no INTAKE_* variable but what is given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
-    return env | {"INTAKE_CONFIG": os.devnull} | settings
+    return env | {"INTAKE_CONFIG": os.devnull} | values
 
 
 @pytest.mark.parametrize("command", [["export", "--out", "x.bin"], ["import", "r.bin"], ["check"]])
@@ -45,33 +46,35 @@ def test_commands_refuse_a_data_folder_the_service_never_set_up(tmp_path, comman
 
 
 def test_the_settings_file_is_the_one_source_for_service_and_commands(tmp_path, site):
-    settings = tmp_path / "intake.env"
-    settings.write_text(
+    settings_file = tmp_path / "intake.env"
+    settings_file.write_text(
         "# the operator's settings, read by `intake serve` and every command\n"
         f"INTAKE_DATA_DIR={site['INTAKE_DATA_DIR']}\n"
         f'INTAKE_KEYS_DIR="{site["INTAKE_KEYS_DIR"]}"\n'
         "INTAKE_QUOTA_MB=900\n"
     )
-    cfg = config.load({"INTAKE_CONFIG": str(settings)})
+    cfg = settings.load({"INTAKE_CONFIG": str(settings_file)})
     assert (cfg.data_dir, cfg.quota_bytes, cfg.source) == (
         Path(site["INTAKE_DATA_DIR"]),
         900_000_000,
-        settings,
+        settings_file,
     )
     # The environment still wins, for a one-off.
-    assert config.load({"INTAKE_CONFIG": str(settings), "INTAKE_QUOTA_MB": "7"}).quota_bytes == 7_000_000
+    assert (
+        settings.load({"INTAKE_CONFIG": str(settings_file), "INTAKE_QUOTA_MB": "7"}).quota_bytes == 7_000_000
+    )
     from intake import create_app
 
-    create_app({"INTAKE_CONFIG": str(settings)})  # the service's first start sets up the data folder
-    result = intake(bare_env(INTAKE_CONFIG=str(settings)), "check")
+    create_app({"INTAKE_CONFIG": str(settings_file)})  # the service's first start sets up the data folder
+    result = intake(bare_env(INTAKE_CONFIG=str(settings_file)), "check")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"settings: {settings}" in result.stdout and site["INTAKE_DATA_DIR"] in result.stdout
-    settings.write_text("INTAKE_DATA_DIRECTORY=/srv\n")  # a typo is refused, not ignored
-    result = intake(bare_env(INTAKE_CONFIG=str(settings)), "check")
+    assert f"settings: {settings_file}" in result.stdout and site["INTAKE_DATA_DIR"] in result.stdout
+    settings_file.write_text("INTAKE_DATA_DIRECTORY=/srv\n")  # a typo is refused, not ignored
+    result = intake(bare_env(INTAKE_CONFIG=str(settings_file)), "check")
     assert result.returncode == 2
     assert (
         result.stderr.strip()
-        == f"intake: configuration: {settings}, line 1: unknown setting INTAKE_DATA_DIRECTORY"
+        == f"intake: configuration: {settings_file}, line 1: unknown setting INTAKE_DATA_DIRECTORY"
     )
 
 
@@ -148,7 +151,7 @@ def test_demo_keys_are_announced_at_every_start_every_check_and_on_every_page(tm
     keyfiles.write_public_keys(tmp_path / "keys", real.box.public_key, real.sign.verify_key)
     check = intake(env, "check")
     assert check.returncode == 0 and "DEMO" not in check.stdout
-    assert crypto.fingerprint(bytes(real.box.public_key)) in check.stdout
+    assert envelope.fingerprint(bytes(real.box.public_key)) in check.stdout
     assert "demonstration" not in client.get("/en/").text
 
 
@@ -188,7 +191,7 @@ def test_a_flood_of_large_uploads_cannot_stop_a_text_request(site):
 
 def test_check_says_how_many_requests_wait_and_since_which_day(site, tmp_path):
     from intake import create_app
-    from intake.dropbox import DropBox
+    from intake.server.dropbox import DropBox
 
     client = create_app(site).test_client()
     env = bare_env(INTAKE_DATA_DIR=site["INTAKE_DATA_DIR"], INTAKE_KEYS_DIR=site["INTAKE_KEYS_DIR"])

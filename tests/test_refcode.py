@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from intake import refcode
-from intake.refcode import ALPHABET, InvalidCode
+from intake.formats import refcode
+from intake.formats.refcode import ALPHABET, InvalidCode
 
 
 def test_codes_are_random_grouped_and_checked():

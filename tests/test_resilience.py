@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from intake import create_app, refcode
+from intake import create_app
+from intake.formats import refcode
 from intake.offline.decrypt import decrypt_bundle
 
 from .conftest import INTAKE, ROOT, browser, csrf_token, filled, free_port, service, snapshot
@@ -35,8 +36,8 @@ NAMES = ["csrf_token", "envelope", "message", "urgency", "measures", "reference_
 
 @pytest.fixture(scope="module")
 def hostile_site(tmp_path_factory):
-    from intake import keyfiles
-    from intake.offline.keyring import Generation
+    from intake.formats import keyfiles
+    from intake.formats.keyring import Generation
 
     base = tmp_path_factory.mktemp("hostile")
     generation = Generation.new()
@@ -138,8 +139,8 @@ def test_text_answers_sent_as_file_parts_are_refused_cleanly(
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory):
     """`intake serve` for hostile bodies that only a real HTTP server parses (chunked ones)."""
-    from intake import keyfiles
-    from intake.offline.keyring import Generation
+    from intake.formats import keyfiles
+    from intake.formats.keyring import Generation
 
     base = tmp_path_factory.mktemp("hostile-server")
     generation = Generation.new()
@@ -224,8 +225,9 @@ def submit(client, lang="en", form="feedback", marker="QUOTA"):
 
 
 def test_a_storage_quota_refuses_with_answers_kept_then_resumes(site, generation):
-    from intake import importer, returns
-    from intake.dropbox import DropBox
+    from intake.formats import return_bundle
+    from intake.server import importer
+    from intake.server.dropbox import DropBox
 
     from .conftest import statuses_of
 
@@ -242,7 +244,7 @@ def test_a_storage_quota_refuses_with_answers_kept_then_resumes(site, generation
     before = snapshot(dropbox.root)
     assert submit(client)[0].status_code == 503 and snapshot(dropbox.root) == before
     acks = tuple(dropbox.item_ids()[:5])  # the secretariat acknowledges five: space comes back
-    bundle = returns.encode(returns.ReturnBundle(1, "2026-11-21", (), acks), generation.sign)
+    bundle = return_bundle.encode(return_bundle.ReturnBundle(1, "2026-11-21", (), acks), generation.sign)
     importer.import_bundle(
         bundle, generation.sign.verify_key, site["INTAKE_DATA_DIR"], dropbox, statuses_of(site)
     )
@@ -401,7 +403,7 @@ def test_killed_workers_and_master_lose_no_accepted_request(site, tmp_path, keyr
 
 
 def test_the_quota_count_survives_files_vanishing_while_it_counts(tmp_path):
-    from intake import limits
+    from intake.server import limits
 
     folder = tmp_path / "dropbox"
     folder.mkdir()
@@ -423,8 +425,8 @@ def test_the_quota_count_survives_files_vanishing_while_it_counts(tmp_path):
 
 def longest_answers(app, route: str) -> dict:
     """Every free-text answer at its length limit, in 4-byte characters; the rest valid."""
-    from intake.forms import FeedbackForm, FollowupForm
-    from intake.support_forms import IndividualForm, OrganisationForm
+    from intake.web.forms import FeedbackForm, FollowupForm
+    from intake.web.support_forms import IndividualForm, OrganisationForm
 
     forms = {"individual": IndividualForm, "organisation": OrganisationForm, "feedback": FeedbackForm,
              "followup": FollowupForm}  # fmt: skip
@@ -460,9 +462,10 @@ def test_the_longest_request_fits_one_frame_at_every_setting(app):
     """The arithmetic behind the test above, so that a longer field or more files cannot slip in:
     every text answer at its limit in 4-byte characters, every choice chosen, the most files the
     settings allow with the longest names and declared types the server keeps."""
-    from intake import crypto, item, uploads
-    from intake.forms import FeedbackForm, FollowupForm
-    from intake.support_forms import IndividualForm, OrganisationForm
+    from intake.formats import envelope, item
+    from intake.web import uploads
+    from intake.web.forms import FeedbackForm, FollowupForm
+    from intake.web.support_forms import IndividualForm, OrganisationForm
 
     most_files = 20  # config.py: INTAKE_MAX_ATTACHMENTS is at most 20
     entry = {"name": "😀" * uploads.MAX_NAME, "type": "a" * 64 + "/" + "b" * 64, "size": 200_000_000,
@@ -479,4 +482,4 @@ def test_the_longest_request_fits_one_frame_at_every_setting(app):
                     fields[rule["name"]] = "😀" * rule.get("max", 40)
             files = [entry] * (most_files if getattr(form_class, "ATTACHMENTS", False) else 0)
             payload = {"form": form_class.KIND, "lang": "en", "fields": fields, "attachments": files}
-            assert len(item.encode_json(payload)) <= crypto.MAX_PAYLOAD[crypto.KIND_BODY], form_class.KIND
+            assert len(item.encode_json(payload)) <= envelope.MAX_PAYLOAD[envelope.KIND_BODY], form_class.KIND

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intake import importer, refcode, returns
-from intake.dropbox import DropBox
-from intake.offline.keyring import Generation, save
-from intake.status import STATUSES, Status
+from intake.formats import refcode, return_bundle
+from intake.formats.keyring import Generation, save
+from intake.server import importer
+from intake.server.dropbox import DropBox
+from intake.server.statuses import STATUSES, Status
 
 from .conftest import LANGS, csrf_token, filled, snapshot, statuses_of
 
@@ -113,7 +114,7 @@ def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, s
     assert result.returncode == 0, result.stderr
     assert "5 status updates, 5 acknowledged items deleted" in result.stdout
 
-    from intake.views import STATUS_TEXT
+    from intake.web.pages import STATUS_TEXT
 
     for lang in LANGS:
         page = lookup(client, lang, codes[lang].lower()).text
@@ -176,7 +177,7 @@ def test_follow_up_round_trip(tmp_path, app, client, site, server_env, secretari
     # The answer reached the secretariat: the defender is no longer asked for more.
     reply_and_import(tmp_path, read, server_env, secretariat, "r2.bin")
     page = lookup(client, "ar", code).text
-    from intake.views import STATUS_TEXT
+    from intake.web.pages import STATUS_TEXT
 
     assert f"<h2>{translated(app, 'ar', STATUS_TEXT['delivered'][0])}</h2>" in page
     assert 'data-kind="followup"' not in page
@@ -203,7 +204,7 @@ def reply_and_import(tmp_path, read, server_env, secretariat, name):
 def test_acknowledged_requests_tell_the_defender_they_reached_the_secretariat(
     tmp_path, app, client, server_env, secretariat
 ):
-    from intake.views import STATUS_TEXT
+    from intake.web.pages import STATUS_TEXT
 
     codes = {lang: submit(client, lang, "feedback" if lang == "fr" else "individual") for lang in LANGS}
     read = export_decrypt(tmp_path, server_env, secretariat, "e1")
@@ -248,14 +249,14 @@ def test_after_gets_past_a_sequence_ahead_of_the_clock(
 
 
 def signed(generation, sequence=10, updates=(), acks=()):
-    return returns.encode(returns.ReturnBundle(sequence, "2026-11-21", tuple(updates), tuple(acks)),
+    return return_bundle.encode(return_bundle.ReturnBundle(sequence, "2026-11-21", tuple(updates), tuple(acks)),
                           generation.sign)  # fmt: skip
 
 
 def hostile_bundles(generation):
     code = refcode.make()
-    update = returns.Update(refcode.lookup_id(code), "accepted", "2026-11-21",
-                            returns.seal_message("x", refcode.reply_key(code).public_key))  # fmt: skip
+    update = return_bundle.Update(refcode.lookup_id(code), "accepted", "2026-11-21",
+                            return_bundle.seal_message("x", refcode.reply_key(code).public_key))  # fmt: skip
     good = signed(generation, 10, [update], [os.urandom(16)])
     flipped = bytearray(good)
     flipped[40] ^= 1
@@ -273,7 +274,9 @@ def test_forged_tampered_truncated_and_replayed_bundles_change_nothing(
 ):
     code = submit(client, "fr", "feedback")
     first = signed(
-        generation, 7, [returns.Update(refcode.lookup_id(refcode.normalise(code)), "in_review", "2026-11-21")]
+        generation,
+        7,
+        [return_bundle.Update(refcode.lookup_id(refcode.normalise(code)), "in_review", "2026-11-21")],
     )
     (tmp_path / "first.bin").write_bytes(first)
     assert tool("intake", "import", tmp_path / "first.bin", env=server_env).returncode == 0
@@ -293,12 +296,14 @@ def test_an_interrupted_import_is_completed_by_the_next(tmp_path, client, site, 
     dropbox = DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox")
     statuses = statuses_of(site)
     items = dropbox.item_ids()
-    updates = [returns.Update(refcode.lookup_id(c), "closed", "2026-11-22") for c in codes]
+    updates = [return_bundle.Update(refcode.lookup_id(c), "closed", "2026-11-22") for c in codes]
     data = signed(generation, 20, updates, items)
     # A crash after the journal was written and one status was applied:
     (Path(site["INTAKE_DATA_DIR"]) / importer.JOURNAL).write_bytes(data)
     statuses.put(updates[0].lookup_id, Status("closed", "2026-11-22"))
-    later = signed(generation, 21, [returns.Update(refcode.lookup_id(codes[0]), "accepted", "2026-11-23")])
+    later = signed(
+        generation, 21, [return_bundle.Update(refcode.lookup_id(codes[0]), "accepted", "2026-11-23")]
+    )
     importer.import_bundle(later, generation.sign.verify_key, site["INTAKE_DATA_DIR"], dropbox, statuses)
     assert [statuses.get(refcode.lookup_id(c)).status for c in codes] == ["accepted", "closed", "closed"]
     assert dropbox.item_ids() == []
@@ -331,12 +336,12 @@ def test_reply_refuses_bad_decisions_naming_the_row(tmp_path, client, server_env
 
 def test_messages_are_padded_sealed_to_the_code_and_open_only_with_it():
     code, other = refcode.make(), refcode.make()
-    short = returns.seal_message("ok", refcode.reply_key(code).public_key)
-    long = returns.seal_message("ж" * 1000, refcode.reply_key(code).public_key)
-    assert len(short) == len(long) == returns.SEALED_MESSAGE_SIZE
-    assert returns.open_message(long, refcode.reply_key(code)) == "ж" * 1000
-    with pytest.raises(returns.ReturnError):
-        returns.open_message(short, refcode.reply_key(other))
+    short = return_bundle.seal_message("ok", refcode.reply_key(code).public_key)
+    long = return_bundle.seal_message("ж" * 1000, refcode.reply_key(code).public_key)
+    assert len(short) == len(long) == return_bundle.SEALED_MESSAGE_SIZE
+    assert return_bundle.open_message(long, refcode.reply_key(code)) == "ж" * 1000
+    with pytest.raises(return_bundle.ReturnError):
+        return_bundle.open_message(short, refcode.reply_key(other))
     # A bundle carries a status as its index: new statuses only ever go at the end.
     assert STATUSES == (
         "received",
@@ -351,16 +356,16 @@ def test_messages_are_padded_sealed_to_the_code_and_open_only_with_it():
 
 
 def test_unknown_and_mistyped_codes_do_the_same_work(app, client, monkeypatch):
-    import intake.views
+    import intake.web.pages
 
     calls = []
     real = refcode.reply_key
-    monkeypatch.setattr(intake.views.refcode, "reply_key", lambda c: calls.append(c) or real(c))
+    monkeypatch.setattr(intake.web.pages.refcode, "reply_key", lambda c: calls.append(c) or real(c))
     known = submit(client, "en", "feedback")
     for typed in (known, refcode.display(refcode.make()), "not a code", known[:-1] + "0"):
         before = len(calls)
         with app.test_request_context("/en/status"):
-            intake.views.lookup(typed)
+            intake.web.pages.lookup(typed)
         assert len(calls) == before + 1  # a reply key is derived and a message opening tried every time
 
 
@@ -368,12 +373,12 @@ _FUZZ_KEY = Generation.new().sign
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.binary(max_size=3000), st.binary(max_size=3000).map(lambda b: returns.MAGIC + bytes([1, 0, 0, 0]) + b)),
+@given(st.one_of(st.binary(max_size=3000), st.binary(max_size=3000).map(lambda b: return_bundle.MAGIC + bytes([1, 0, 0, 0]) + b)),
        st.booleans())  # fmt: skip
 def test_fuzz_return_parser_only_refuses_cleanly(body, sign):
-    data = body + _FUZZ_KEY.sign(returns.SIGN_DOMAIN + body).signature if sign else body
+    data = body + _FUZZ_KEY.sign(return_bundle.SIGN_DOMAIN + body).signature if sign else body
     try:
-        bundle = returns.decode(data, _FUZZ_KEY.verify_key)
-    except returns.ReturnError:
+        bundle = return_bundle.decode(data, _FUZZ_KEY.verify_key)
+    except return_bundle.ReturnError:
         return
-    assert returns.encode(bundle, _FUZZ_KEY) == data  # anything accepted is exactly what it says
+    assert return_bundle.encode(bundle, _FUZZ_KEY) == data  # anything accepted is exactly what it says

@@ -4,7 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from intake import catalogs, crypto, datafolder, keyfiles
+from intake.formats import envelope, keyfiles
+from intake.server import catalogs, datafolder
 
 INTAKE = Path(sys.executable).parent / "intake"
 
@@ -30,7 +31,7 @@ def test_demo_keys_once_loudly_then_never_again(tmp_path):
     datafolder.initialise(tmp_path / "d")  # as the service's first start does
     check = run(env, "check")
     assert check.returncode == 0
-    assert crypto.fingerprint(bytes(submission)) in check.stdout
+    assert envelope.fingerprint(bytes(submission)) in check.stdout
 
 
 def test_check_fails_closed_without_keys_and_on_bad_config(tmp_path):

@@ -4,8 +4,9 @@ import re
 
 import pytest
 
-from intake import create_app, refcode
-from intake.security import CSP
+from intake import create_app
+from intake.formats import refcode
+from intake.web.security import CSP
 
 from .conftest import LANGS, csrf_token, filled
 
@@ -133,7 +134,7 @@ def error_title(app, lang, code):
     from flask import g
     from flask_babel import refresh
 
-    from intake.web import error_page
+    from intake.web.app import error_page
 
     with app.test_request_context(f"/{lang}/x"):
         g.lang = lang
@@ -145,7 +146,7 @@ def error_title(app, lang, code):
 
 @pytest.mark.parametrize("lang", LANGS[1:])
 def test_every_error_page_is_translated(app, lang):
-    from intake.web import ERRORS
+    from intake.web.app import ERRORS
 
     for code in ERRORS:
         assert error_title(app, lang, code) != error_title(app, "en", code)

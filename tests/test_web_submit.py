@@ -8,9 +8,10 @@ import tempfile
 
 import pytest
 
-from intake import cli, item, refcode
+from intake.formats import item, refcode
 from intake.offline.decrypt import decrypt_bundle
-from intake.status import StatusStore
+from intake.server import cli
+from intake.server.statuses import StatusStore
 
 from .conftest import LANGS, csrf_token, filled
 
@@ -133,21 +134,6 @@ def test_missing_or_stale_csrf_keeps_answers_and_stores_nothing(client, site):
     response = client.post("/fr/feedback", data={**answers, "csrf_token": "forged"})
     assert response.status_code == 403
     assert not os.path.exists(os.path.join(site["INTAKE_DATA_DIR"], "dropbox"))
-
-
-def test_the_largest_answers_still_fit_one_frame(app):
-    from intake.support_forms import IndividualForm, OrganisationForm
-
-    with app.test_request_context("/en/"):
-        for form_class in (IndividualForm, OrganisationForm):
-            form = form_class(meta={"csrf": False})
-            fields = {}
-            for _title, names in form.SECTIONS:
-                for name in names:
-                    limit = form[name].flags.maxlength or 0
-                    fields[name] = "𝄞" * limit if limit else "x"  # 4 bytes each in UTF-8
-            payload = {"form": form.KIND, "lang": "en", "fields": fields}
-            assert len(item.encode_json(payload)) <= item.crypto.MAX_PAYLOAD[item.KIND_BODY]
 
 
 def test_large_parts_are_never_spooled_to_disk(client, site, monkeypatch, tmp_path):

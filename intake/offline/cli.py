@@ -5,16 +5,16 @@ import getpass
 import sys
 from pathlib import Path
 
-from .. import crypto, keyfiles
-from ..bundle import BundleError
-from ..fsutil import make_dir
-from ..status import STATUSES
-from . import decisions, reply
-from .decisions import DecisionError
-from .decrypt import decrypt_bundle
-from .keyring import Generation, Keyring, KeyringError, load, save
-from .ledger import LedgerError
-from .plan import DELIVERED
+from intake.formats import envelope, keyfiles
+from intake.formats.durable import make_dir
+from intake.formats.export_bundle import BundleError
+from intake.formats.keyring import Generation, Keyring, KeyringError, load, save
+from intake.offline import decisions, reply
+from intake.offline.decisions import DecisionError
+from intake.offline.decrypt import decrypt_bundle
+from intake.offline.ledger import LedgerError
+from intake.offline.plan import DELIVERED
+from intake.server.statuses import STATUSES
 
 EXIT_OK, EXIT_ITEMS_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -42,8 +42,8 @@ def read_passphrase(args, *, confirm: bool) -> str:
 def print_generation(generation: Generation, label: str) -> None:
     """Print a generation's fingerprints, to be compared out of band with the server's."""
     print(f"{label} (created {generation.created})")
-    print(f"  submission key fingerprint: {crypto.fingerprint(bytes(generation.box.public_key))}")
-    print(f"  signing key fingerprint:    {crypto.fingerprint(bytes(generation.sign.verify_key))}")
+    print(f"  submission key fingerprint: {envelope.fingerprint(bytes(generation.box.public_key))}")
+    print(f"  signing key fingerprint:    {envelope.fingerprint(bytes(generation.sign.verify_key))}")
 
 
 def _publish(generation: Generation, out: Path) -> None:

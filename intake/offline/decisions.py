@@ -5,10 +5,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import refcode
-from ..returns import MAX_MESSAGE
-from ..status import STATUSES
-from . import render, sheet
+from intake.formats import refcode
+from intake.formats.return_bundle import MAX_MESSAGE
+from intake.offline import render, sheet
+from intake.server.statuses import STATUSES
 
 FILE = "decisions.csv"
 COLUMNS = ("reference", "status", "message", "urgency", "received", "form", "language", "country", "item")

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import bundle, item, refcode
-from ..crypto import FormatError
-from ..fsutil import make_dir, write_atomic
-from ..refcode import display
-from . import decisions, ledger, render
-from .folder import Pending, read_request
-from .keyring import Keyring
+from intake.formats import export_bundle, item, refcode
+from intake.formats.durable import make_dir, write_atomic
+from intake.formats.envelope import FormatError
+from intake.formats.keyring import Keyring
+from intake.formats.refcode import display
+from intake.offline import decisions, ledger, render
+from intake.offline.folder import Pending, read_request
 
 REQUESTS = "requests"
 FOLDER = re.compile(r"\A[0-9a-f]{32}\Z")  # the only names decrypt ever creates
@@ -32,7 +32,7 @@ class Report:
         return not self.failures
 
 
-def as_request(entry: bundle.Entry, opened: item.Opened) -> dict:
+def as_request(entry: export_bundle.Entry, opened: item.Opened) -> dict:
     """The machine-readable request.json of one item; "request" is the payload as sent.
 
     A follow-up is filed under the code the defender typed into it (its Record's code is a
@@ -84,7 +84,7 @@ class _Opener:
         """Return the request.json of a good entry; raise FormatError naming what is wrong."""
         if entry.id in self.ids:
             raise FormatError(f"duplicate id of item {self.ids[entry.id]}; skipped")
-        if isinstance(entry, bundle.BadEntry):
+        if isinstance(entry, export_bundle.BadEntry):
             # A damaged entry claims nothing (formats.md, section 9): otherwise one flipped bit,
             # or a crafted entry, would shut out the intact item that carries this id.
             raise FormatError(entry.reason)
@@ -187,14 +187,14 @@ def _decrypt(bundle_path: Path, keyring: Keyring, out: Path, progress, report: R
     size = os.path.getsize(bundle_path)
     with open(bundle_path, "rb") as stream:
         try:
-            for entry in bundle.read(stream):
-                if entry.type == bundle.TYPE_ATTACHMENT:
+            for entry in export_bundle.read(stream):
+                if entry.type == export_bundle.TYPE_ATTACHMENT:
                     run.attachment(entry)
                 else:
                     run.item(entry)
                 if progress:
                     progress(stream.tell(), size)
-        except bundle.BundleError as e:
+        except export_bundle.BundleError as e:
             report.failures.append(f"bundle: {e}")
         finally:
             run.finish()

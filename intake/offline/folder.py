@@ -5,8 +5,8 @@ import os
 import secrets
 import shutil
 
-from .. import bundle
-from . import files, render
+from intake.formats import export_bundle
+from intake.offline import attachments, render
 
 
 def _request_bytes(request: dict) -> bytes:
@@ -48,10 +48,10 @@ class Pending:
         if self.exists:
             self.files.append({})  # the earlier run's folder is kept as it is; counted, not written
             return None
-        if isinstance(entry, bundle.BadEntry):
+        if isinstance(entry, export_bundle.BadEntry):
             self.files.append({**_listed(meta), "file": None, "problem": entry.reason})
         else:
-            self.files.append(files.decrypt_into(self.tmp, number, meta, entry.data))
+            self.files.append(attachments.decrypt_into(self.tmp, number, meta, entry.data))
         problem = self.files[-1].get("problem")
         return f"attachment {number}: {problem}" if problem else None
 

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .. import refcode
-from ..fsutil import write_atomic
-from ..status import STATUSES
+from intake.formats import refcode
+from intake.formats.durable import write_atomic
+from intake.server.statuses import STATUSES
 
 FILE = "ledger.json"
 LOCK = ".lock"

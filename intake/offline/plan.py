@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from .. import refcode
-from .decisions import Decision
-from .ledger import Ledger
+from intake.formats import refcode
+from intake.offline.decisions import Decision
+from intake.offline.ledger import Ledger
 
 DELIVERED = "delivered"
 MORE_INFO = "more_info"

@@ -5,7 +5,7 @@ import io
 import unicodedata
 from html import escape
 
-from . import files
+from intake.offline import attachments
 
 URGENCY_RANK = {"critical": 0, "high": 1, "normal": 2}
 URGENCY_LABEL = {"critical": "CRITICAL (days)", "high": "high (weeks)", "normal": "normal"}
@@ -111,23 +111,23 @@ def _as_text(value: str) -> str:
     return f'<bdi dir="auto">{escape(visible(value))}</bdi>'
 
 
-def _attachments_html(attachments: list[dict]):
+def _attachments_html(entries: list[dict]):
     """Each file as a download (never a link to open), with what the sender said about it as text.
 
     Browsers may ignore `download` on local pages (Chromium does, on file://), so what keeps a
     click harmless is the name the file was written under: only passive formats keep theirs.
     """
-    if not attachments:
+    if not entries:
         return
-    yield f"<h2>Attachments ({len(attachments)})</h2><ol>"
-    for entry in attachments:
+    yield f"<h2>Attachments ({len(entries)})</h2><ol>"
+    for entry in entries:
         about = f"sent as {_as_text(entry['name'])}, declared type {_as_text(entry['type'])}, {entry['size']:,} bytes"
         if entry.get("file"):
             file = escape(entry["file"])
             yield f'<li><a href="{file}" download="{file}">{file}</a>: {about}'
-            if files.is_inert(entry["file"]):
+            if attachments.is_inert(entry["file"]):
                 yield f'<p class="warning">{escape(INERT_ADVICE)}</p>'
-            if files.carries_metadata(entry["name"], entry["type"]):
+            if attachments.carries_metadata(entry["name"], entry["type"]):
                 yield f'<p class="warning">{escape(METADATA_ADVICE)}</p>'
             yield "</li>"
         else:

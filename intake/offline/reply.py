@@ -5,11 +5,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import refcode, returns
-from ..fsutil import write_atomic
-from . import decisions, ledger, plan
-from .decrypt import FOLDER, REQUESTS, load_requests
-from .keyring import Keyring
+from intake.formats import refcode, return_bundle
+from intake.formats.durable import write_atomic
+from intake.formats.keyring import Keyring
+from intake.offline import decisions, ledger, plan
+from intake.offline.decrypt import FOLDER, REQUESTS, load_requests
 
 
 def sequence_file(keyring_path: Path) -> Path:
@@ -41,17 +41,17 @@ def acknowledged_items(out: Path) -> tuple[bytes, ...]:
 class Reply:
     """A reply written: the bundle, what it sent, and how decisions.csv was read."""
 
-    bundle: returns.ReturnBundle
+    bundle: return_bundle.ReturnBundle
     sent: plan.Plan
     read_as: str
 
 
-def _update(outgoing: plan.Outgoing) -> returns.Update:
+def _update(outgoing: plan.Outgoing) -> return_bundle.Update:
     code = refcode.normalise(outgoing.code)
     sealed = None
     if outgoing.message:
-        sealed = returns.seal_message(outgoing.message, refcode.reply_key(code).public_key)
-    return returns.Update(refcode.lookup_id(code), outgoing.status, outgoing.decided, sealed)
+        sealed = return_bundle.seal_message(outgoing.message, refcode.reply_key(code).public_key)
+    return return_bundle.Update(refcode.lookup_id(code), outgoing.status, outgoing.decided, sealed)
 
 
 def write(
@@ -71,8 +71,10 @@ def write(
         chosen = plan.plan(requests, found, rows, book, today, resend)
         sequence = next_sequence(keyring_path, book, after)
         updates = tuple(_update(o) for o in chosen.outgoing)
-        bundle = returns.ReturnBundle(sequence, today, updates, acknowledged_items(out))
-        write_atomic(Path(target), returns.encode(bundle, keyring.current.sign), mode=0o600, replace=False)
+        bundle = return_bundle.ReturnBundle(sequence, today, updates, acknowledged_items(out))
+        write_atomic(
+            Path(target), return_bundle.encode(bundle, keyring.current.sign), mode=0o600, replace=False
+        )
         write_atomic(sequence_file(keyring_path), str(sequence).encode("ascii"), mode=0o600)
         for o in chosen.outgoing:
             book.codes[o.code] = ledger.Sent(o.status, o.message, o.decided, sequence)

@@ -10,7 +10,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..fsutil import write_atomic
+from intake.formats.durable import write_atomic
 
 BOM = b"\xef\xbb\xbf"
 SEPARATORS = {",": "comma", ";": "semicolon"}

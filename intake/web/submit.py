@@ -7,9 +7,11 @@ from flask import g, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import crypto, item, refcode, submission, uploads
-from .forms import EnvelopeForm
-from .web import services
+from intake.formats import envelope, item, refcode
+from intake.server import accept
+from intake.web import uploads
+from intake.web.app import services
+from intake.web.forms import EnvelopeForm
 
 LOOKALIKES_JSON = json.dumps(refcode.LOOKALIKES, ensure_ascii=False)  # a constant: encoded once
 
@@ -42,7 +44,7 @@ def seal_context(form) -> dict:
         "max_files": limits["count"],
         "max_bytes": services().config.max_attachment_bytes,
         "public_key": bytes(key).hex(),
-        "key_id": crypto.key_id(bytes(key)).hex(),
+        "key_id": envelope.key_id(bytes(key)).hex(),
         "kind": form.KIND,
         "rules": json.dumps(form.rules(), ensure_ascii=False),
         "lookalikes": LOOKALIKES_JSON,
@@ -130,10 +132,10 @@ def accept_envelope(form_class, template: str):
     key = services().public_key
     try:
         data = form.envelope.data or ""
-        envelope = base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_", validate=True)
-        stale = crypto.envelope_key_id(envelope, crypto.KIND_BODY) != crypto.key_id(bytes(key))
-    except (ValueError, crypto.FormatError):
-        envelope, stale = None, False
+        sealed = base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_", validate=True)
+        stale = envelope.envelope_key_id(sealed, envelope.KIND_BODY) != envelope.key_id(bytes(key))
+    except (ValueError, envelope.FormatError):
+        sealed, stale = None, False
     if stale:
         return render_form(
             template,
@@ -143,7 +145,7 @@ def accept_envelope(form_class, template: str):
                 "The site's key changed after you opened this page. Nothing was stored. Go back in your browser, copy your answers, reload the page and send again."
             ),
         )
-    if envelope is None:
+    if sealed is None:
         return render_form(
             template,
             blank,
@@ -160,8 +162,8 @@ def accept_envelope(form_class, template: str):
         size = stored_size(staged)
         if refusal := admission(size, bool(staged)):
             return render_form(template, blank, refusal[0], envelope_error=refusal[1])
-        code = submission.accept(
-            envelope, form_class.KIND, "browser", key, services().dropbox, services().statuses, staged
+        code = accept.accept(
+            sealed, form_class.KIND, "browser", key, services().dropbox, services().statuses, staged
         )
         services().storage.stored(size)
     except OSError:
@@ -190,7 +192,7 @@ def sealed_form_page(form_class, template: str):
         size = stored_size(staged)
         if refusal := admission(size, bool(staged)):
             return render_form(template, form, refusal[0], refusal=refusal[1])
-        code = submission.accept_plaintext(
+        code = accept.accept_plaintext(
             form.payload(g.lang), services().public_key, services().dropbox, services().statuses, staged
         )
         services().storage.stored(size)

@@ -6,8 +6,8 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from .fsutil import fsync_dir, make_dir, stamp, write_atomic
-from .item import ITEM_SIZE
+from intake.formats.durable import fsync_dir, make_dir, stamp, write_atomic
+from intake.formats.item import ITEM_SIZE
 
 _NAME = re.compile(r"\A[0-9a-f]{32}\.item\Z")  # the only names the drop box creates or reads,
 _ATTACHMENT = re.compile(r"\A[0-9a-f]{32}-[0-9]{1,2}\.att\Z")  # with its attachments: <id>-<k>.att

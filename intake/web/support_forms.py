@@ -4,7 +4,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, StringField
 
-from .fields import (
+from intake.web.fields import (
     CONFIDENTIALITY,
     CONTACT_LANGUAGES,
     CONTACT_METHODS,
@@ -20,7 +20,7 @@ from .fields import (
     countries,
     text,
 )
-from .forms import SealableForm
+from intake.web.forms import SealableForm
 
 NOT_INSTANT = _l("If you are in immediate danger, do not wait for an answer here: this form is not instant.")
 

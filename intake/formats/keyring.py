@@ -14,8 +14,8 @@ from nacl.public import PrivateKey
 from nacl.pwhash import argon2id
 from nacl.signing import SigningKey
 
-from .. import crypto
-from ..fsutil import write_atomic
+from intake.formats import envelope
+from intake.formats.durable import write_atomic
 
 MAGIC = b"INTAKE-K"
 VERSION = 1
@@ -42,7 +42,7 @@ class Generation:
     @property
     def key_id(self) -> bytes:
         """The id that envelopes sealed to this generation carry."""
-        return crypto.key_id(bytes(self.box.public_key))
+        return envelope.key_id(bytes(self.box.public_key))
 
     @classmethod
     def new(cls) -> "Generation":

@@ -1,6 +1,6 @@
 """`intake`: the operator's command on the server (docs/operator.md).
 
-Every command reads the same settings as the service (config.load), refuses a data folder the
+Every command reads the same settings as the service (settings.load), refuses a data folder the
 service never set up, and does its work in the data folder as the folder's owner
 (privileges.as_owner), so a root shell cannot leave files the service cannot read.
 """
@@ -12,10 +12,11 @@ import secrets
 import sys
 from pathlib import Path
 
-from . import bundle, config, crypto, datafolder, keyfiles
-from .dropbox import DropBox
-from .fsutil import fsync_dir
-from .privileges import as_owner, owner_name
+from intake.formats import envelope, export_bundle, keyfiles
+from intake.formats.durable import fsync_dir
+from intake.server import datafolder, settings
+from intake.server.dropbox import DropBox
+from intake.server.privileges import as_owner, owner_name
 
 EXIT_OK, EXIT_ATTENTION, EXIT_ERROR = 0, 1, 2
 
@@ -27,12 +28,12 @@ class Refused(Exception):
 def _entries(dropbox: DropBox):
     """Each item, then its attachment streams (same id), in order."""
     for item_id, data, attachments in dropbox.items():
-        yield bundle.TYPE_ITEM, item_id, data
+        yield export_bundle.TYPE_ITEM, item_id, data
         for path in attachments:
-            yield bundle.TYPE_ATTACHMENT, item_id, path
+            yield export_bundle.TYPE_ATTACHMENT, item_id, path
 
 
-def cmd_export(cfg: config.Config, args) -> int:
+def cmd_export(cfg: settings.Config, args) -> int:
     """Write every item still in the drop box into one bundle; delete nothing."""
     datafolder.require(cfg.data_dir, cfg.source)
     out = Path(args.out).resolve()
@@ -42,7 +43,7 @@ def cmd_export(cfg: config.Config, args) -> int:
     try:
         with open(tmp, "xb") as f:  # the operator's file, made as the operator
             with as_owner(cfg.data_dir):
-                count = bundle.write(f, _entries(DropBox(cfg.dropbox_dir)))
+                count = export_bundle.write(f, _entries(DropBox(cfg.dropbox_dir)))
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
@@ -55,17 +56,18 @@ def cmd_export(cfg: config.Config, args) -> int:
     return EXIT_OK
 
 
-def cmd_import(cfg: config.Config, args) -> int:
+def cmd_import(cfg: settings.Config, args) -> int:
     """Apply the secretariat's return bundle: statuses, then deletion of acknowledged items."""
-    from . import importer, returns
-    from .status import StatusStore
+    from intake.formats import return_bundle
+    from intake.server import importer
+    from intake.server.statuses import StatusStore
 
     datafolder.require(cfg.data_dir, cfg.source)
     with open(args.bundle, "rb") as f:  # the operator's file, read as the operator
         # Never more than a return bundle can be: not a 2 GB file, not /dev/zero.
-        too_large = os.fstat(f.fileno()).st_size > returns.MAX_BUNDLE_SIZE
-        data = b"" if too_large else f.read(returns.MAX_BUNDLE_SIZE + 1)
-    if too_large or len(data) > returns.MAX_BUNDLE_SIZE:
+        too_large = os.fstat(f.fileno()).st_size > return_bundle.MAX_BUNDLE_SIZE
+        data = b"" if too_large else f.read(return_bundle.MAX_BUNDLE_SIZE + 1)
+    if too_large or len(data) > return_bundle.MAX_BUNDLE_SIZE:
         raise Refused(f"{args.bundle} is far larger than any return bundle; nothing was changed")
     with as_owner(cfg.data_dir):
         try:
@@ -77,7 +79,7 @@ def cmd_import(cfg: config.Config, args) -> int:
             if importer.finish_pending(verify_key, cfg.data_dir, dropbox, statuses):
                 print("completed an import that had been interrupted")
             applied, deleted = importer.import_bundle(data, verify_key, cfg.data_dir, dropbox, statuses)
-        except returns.ReturnError as e:
+        except return_bundle.ReturnError as e:
             raise Refused(f"{e}; nothing was changed") from None
     print(f"applied return bundle {applied.sequence} to {cfg.data_dir}: {len(applied.updates)} status updates, "
           f"{deleted} acknowledged items deleted ({len(applied.acks) - deleted} were already gone)")  # fmt: skip
@@ -96,9 +98,9 @@ def _waiting(dropbox: DropBox) -> tuple[int, str | None]:
     return len(days), min(days, default=None)
 
 
-def cmd_check(cfg: config.Config, args) -> int:
+def cmd_check(cfg: settings.Config, args) -> int:
     """Say whether the service can accept requests, with what the service account itself can read."""
-    from . import importer
+    from intake.server import importer
 
     datafolder.require(cfg.data_dir, cfg.source)
     ok, demo = True, False
@@ -115,7 +117,7 @@ def cmd_check(cfg: config.Config, args) -> int:
                 print(f"{label} key: NOT USABLE BY THE SERVICE ACCOUNT: {e}")
                 ok = False
             else:
-                print(f"{label} key fingerprint: {crypto.fingerprint(bytes(key))}")
+                print(f"{label} key fingerprint: {envelope.fingerprint(bytes(key))}")
                 demo = demo or (label == "submission" and keyfiles.is_demo(cfg.keys_dir, key))
         count, oldest = _waiting(DropBox(cfg.dropbox_dir))
         last = importer.last_sequence(cfg.data_dir)
@@ -136,11 +138,11 @@ def cmd_check(cfg: config.Config, args) -> int:
     return EXIT_OK
 
 
-def cmd_demo_keys(cfg: config.Config, args) -> int:
+def cmd_demo_keys(cfg: settings.Config, args) -> int:
     """Make demo keys if the keys folder has none, so a newcomer's first run works."""
     if (cfg.keys_dir / keyfiles.SUBMISSION_FILE).exists():
         return EXIT_OK
-    from .offline.keyring import Generation, Keyring, save
+    from intake.formats.keyring import Generation, Keyring, save
 
     demo = Path(args.demo_dir).resolve()
     demo.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -158,16 +160,16 @@ def cmd_demo_keys(cfg: config.Config, args) -> int:
     return EXIT_OK
 
 
-def cmd_serve(cfg: config.Config, args) -> int:
+def cmd_serve(cfg: settings.Config, args) -> int:
     """Run the service: gunicorn with the shipped settings, as the data folder's owner."""
-    from .serve import serve
+    from intake.server.serve import serve
 
     return serve(cfg)
 
 
-def cmd_translations(cfg: config.Config, args) -> int:
+def cmd_translations(cfg: settings.Config, args) -> int:
     """Extract, update and compile the catalogs, or check that they are complete and current."""
-    from . import catalogs
+    from intake.server import catalogs
 
     if args.action == "compile":
         catalogs.compile_all()
@@ -183,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="intake",
         description="Operate the intake server. Settings come from the file INTAKE_CONFIG names "
-        f"(else {config.DEFAULT_CONFIG}, when it exists), then INTAKE_* environment variables.",
+        f"(else {settings.DEFAULT_CONFIG}, when it exists), then INTAKE_* environment variables.",
         epilog="Exit status: 0 done, 1 done but needs attention (check), 2 refused or failed.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -203,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 when a request has waited longer than DAYS for export (for cron)")  # fmt: skip
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("demo-keys", help="make demo keys if there are none (never in production)")
-    p.add_argument("--demo-dir", default=str(config.ROOT / "instance" / "demo-secretariat"), metavar="DIR")
+    p.add_argument("--demo-dir", default=str(settings.ROOT / "instance" / "demo-secretariat"), metavar="DIR")
     p.set_defaults(func=cmd_demo_keys)
     p = sub.add_parser("translations", help="update, compile, or check the catalogs as CI does")
     p.add_argument("action", choices=["update", "compile", "check"])
@@ -215,8 +217,8 @@ def main(argv=None) -> int:
     """Run the command; errors are one line, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(config.load(os.environ), args)
-    except config.ConfigError as e:
+        return args.func(settings.load(os.environ), args)
+    except settings.ConfigError as e:
         print(f"intake: configuration: {e}", file=sys.stderr)
     except (Refused, datafolder.DataFolderError) as e:
         print(f"intake: {e}", file=sys.stderr)

@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from . import refcode
+from intake.formats import refcode
 
 # Control characters other than newline and tab would cost up to 6 bytes each in JSON.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .item import ITEM_SIZE
+from intake.formats.item import ITEM_SIZE
 
 MAGIC = b"INTAKE-X"
 VERSION = 1

@@ -6,8 +6,8 @@ from pathlib import Path
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
-from .config import ROOT
-from .i18n import LANGUAGES
+from intake.server.settings import ROOT
+from intake.web.i18n import LANGUAGES
 
 DIR = ROOT / "translations"
 POT = DIR / "messages.pot"

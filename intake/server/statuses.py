@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fsutil import make_dir, write_atomic
+from intake.formats.durable import make_dir, write_atomic
 
 # The fixed set the secretariat chooses from; the web side translates each. A return bundle
 # carries a status as its index here, so a new one goes at the end and older bundles keep

@@ -4,11 +4,11 @@ from pathlib import Path
 
 from nacl.signing import VerifyKey
 
-from . import returns
-from .dropbox import DropBox
-from .fsutil import fsync_dir, stamp, write_atomic
-from .returns import ReturnBundle, ReturnError
-from .status import Status, StatusStore
+from intake.formats import return_bundle
+from intake.formats.durable import fsync_dir, stamp, write_atomic
+from intake.formats.return_bundle import ReturnBundle, ReturnError
+from intake.server.dropbox import DropBox
+from intake.server.statuses import Status, StatusStore
 
 JOURNAL = "return-journal"  # the bundle being applied; present only between start and finish
 SEQUENCE = "return-sequence"  # the last sequence number applied
@@ -47,7 +47,7 @@ def finish_pending(verify_key: VerifyKey, data_dir: Path, dropbox: DropBox, stat
     journal = Path(data_dir) / JOURNAL
     if not journal.exists():
         return False
-    _apply(returns.decode(journal.read_bytes(), verify_key), data_dir, dropbox, statuses)
+    _apply(return_bundle.decode(journal.read_bytes(), verify_key), data_dir, dropbox, statuses)
     return True
 
 
@@ -59,7 +59,7 @@ def import_bundle(
     Nothing changes unless the signature verifies and the sequence is newer than the last one.
     """
     finish_pending(verify_key, data_dir, dropbox, statuses)
-    bundle = returns.decode(data, verify_key)
+    bundle = return_bundle.decode(data, verify_key)
     last = last_sequence(data_dir)
     if bundle.sequence <= last:
         raise ReturnError(

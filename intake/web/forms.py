@@ -7,7 +7,16 @@ from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from wtforms import HiddenField, SelectField, StringField
 
-from .fields import CONTACT_LANGUAGES, MaxLength, ReferenceCode, Required, choice, clean, field_rule, text
+from intake.web.fields import (
+    CONTACT_LANGUAGES,
+    MaxLength,
+    ReferenceCode,
+    Required,
+    choice,
+    clean,
+    field_rule,
+    text,
+)
 
 
 class AnswersForm(FlaskForm):

@@ -3,7 +3,7 @@
 import io
 import os
 
-from ..attachments import StreamError, open_stream
+from intake.formats.stream import StreamError, open_stream
 
 # Formats that keep their extension: a browser shows them without running anything (or cannot
 # show them and saves them), and a desktop opens them in a viewer or player that runs nothing

@@ -15,11 +15,13 @@ from flask_babel import Babel
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestTimeout
 
-from . import config, datafolder, i18n, keyfiles, limits, security
-from .dropbox import DropBox
-from .fsutil import write_atomic
-from .status import StatusStore
-from .uploads import NamedFormDataParser, Uploads
+from intake.formats import keyfiles
+from intake.formats.durable import write_atomic
+from intake.server import datafolder, limits, settings
+from intake.server.dropbox import DropBox
+from intake.server.statuses import StatusStore
+from intake.web import i18n, security
+from intake.web.uploads import NamedFormDataParser, Uploads
 
 log = logging.getLogger("intake")
 
@@ -117,13 +119,13 @@ class IntakeFlask(Flask):
 class Services:
     """What the views need: settings, stores, limits, and the submission key as the keys folder holds it."""
 
-    def __init__(self, cfg: config.Config):
+    def __init__(self, cfg: settings.Config):
         self.config = cfg
         self.dropbox = DropBox(cfg.dropbox_dir)
         self.statuses = StatusStore(cfg.status_dir)
         self.key = keyfiles.SubmissionKey(cfg.keys_dir, log.warning)
         self.integrity = _integrity(STATIC)
-        self.result_sizes: dict[str, int] = {}  # each language's lookup answer length (views.padded)
+        self.result_sizes: dict[str, int] = {}  # each language's lookup answer length (pages.padded)
         # Each worker takes its share of the global rates (docs/security.md, "Floods").
         share = max(1, cfg.workers)
         self.submissions = limits.TokenBucket.per_minute(cfg.submissions_per_minute / share)
@@ -140,7 +142,7 @@ class Services:
         return g.public_key
 
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def _integrity(static: Path) -> dict[str, str]:
@@ -157,7 +159,7 @@ def services() -> Services:
     return current_app.extensions["intake"]
 
 
-def _secret_key(cfg: config.Config) -> str:
+def _secret_key(cfg: settings.Config) -> str:
     """INTAKE_SECRET_KEY, else one made once per data folder, so every worker signs alike."""
     if cfg.secret_key:
         return cfg.secret_key
@@ -169,9 +171,9 @@ def _secret_key(cfg: config.Config) -> str:
 
 def build_app(test_config=None) -> Flask:
     """Assemble the app from INTAKE_* settings (test_config overrides the environment)."""
-    cfg = config.load({**os.environ, **(test_config or {})})
+    cfg = settings.load({**os.environ, **(test_config or {})})
     datafolder.initialise(cfg.data_dir)
-    app = IntakeFlask(__name__, template_folder=str(config.shipped("templates")), static_folder=str(STATIC))
+    app = IntakeFlask(__name__, template_folder=str(settings.shipped("templates")), static_folder=str(STATIC))
     app.config.update(
         SECRET_KEY=_secret_key(cfg),
         WTF_CSRF_TIME_LIMIT=cfg.csrf_hours * 3600,
@@ -182,7 +184,7 @@ def build_app(test_config=None) -> Flask:
         # One text part (the browser's envelope is the largest, 88 kB); bodies are limited by
         # SealingRequest.max_content_length, and file parts by uploads.py while they stream.
         MAX_FORM_MEMORY_SIZE=128 * 1024,
-        BABEL_TRANSLATION_DIRECTORIES=str(config.shipped("translations")),
+        BABEL_TRANSLATION_DIRECTORIES=str(settings.shipped("translations")),
     )
     app.wsgi_app = guard_input(app.wsgi_app)
     app.extensions["intake"] = Services(cfg)
@@ -192,10 +194,10 @@ def build_app(test_config=None) -> Flask:
     Babel(app, locale_selector=lambda: g.get("lang", i18n.DEFAULT))
     security.init_app(app, cfg.onion_hostname)
 
-    from . import views
+    from intake.web import pages
 
-    app.register_blueprint(views.bp)
-    app.add_url_rule("/", "choose_language", views.choose_language)
+    app.register_blueprint(pages.bp)
+    app.add_url_rule("/", "choose_language", pages.choose_language)
 
     @app.teardown_request
     def discard_unused_uploads(error=None):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
-from .attachments import SEALED_CHUNK, TAG, Sealer
-from .fields import clean
-from .fsutil import make_dir, stamp
+from intake.formats.durable import make_dir, stamp
+from intake.formats.stream import SEALED_CHUNK, TAG, Sealer
+from intake.web.fields import clean
 
 FIELD = "attachments"  # plaintext files, sealed here as they arrive (no JavaScript)
 SEALED_FIELD = "sealed_attachment"  # streams the browser already sealed, stored as they are

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent  # intake/
 ROOT = PACKAGE.parent  # the checkout, when running from one
 DEFAULT_CONFIG = Path("/etc/intake/intake.env")
 _ONION = re.compile(r"\A[a-z2-7]{56}\.onion\Z")

@@ -8,8 +8,8 @@ from pathlib import Path
 from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
-from . import crypto
-from .fsutil import write_atomic
+from intake.formats import envelope
+from intake.formats.durable import write_atomic
 
 SUBMISSION_FILE = "submission.pub"
 SIGNING_FILE = "signing.pub"
@@ -81,7 +81,7 @@ class SubmissionKey:
             return None
         self._data, self._key, self._problem = data, key, None
         self.demo = is_demo(self.keys_dir, key)
-        self.report(f"submission key in use: key id {crypto.key_id(bytes(key)).hex()}"
+        self.report(f"submission key in use: key id {envelope.key_id(bytes(key)).hex()}"
                     + (" (DEMO KEYS: not for real requests)" if self.demo else ""))  # fmt: skip
         return key
 

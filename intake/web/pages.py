@@ -8,12 +8,13 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import i18n, refcode, returns
-from .accepting import seal_context, sealed_form_page, upload_limits
-from .forms import FeedbackForm, FollowupForm, StatusForm
-from .status import Status
-from .support_forms import IndividualForm, OrganisationForm
-from .web import services
+from intake.formats import refcode, return_bundle
+from intake.server.statuses import Status
+from intake.web import i18n
+from intake.web.app import services
+from intake.web.forms import FeedbackForm, FollowupForm, StatusForm
+from intake.web.submit import seal_context, sealed_form_page, upload_limits
+from intake.web.support_forms import IndividualForm, OrganisationForm
 
 bp = Blueprint("site", __name__, url_prefix="/<lang>")
 log = logging.getLogger("intake")
@@ -186,7 +187,7 @@ def followup():
 # answer takes does not tell whether a code exists.
 STAND_IN_CODE = "0" * refcode.LENGTH
 STAND_IN_CODE_DISPLAY = refcode.display(STAND_IN_CODE)
-STAND_IN_MESSAGE = bytes(returns.SEALED_MESSAGE_SIZE)
+STAND_IN_MESSAGE = bytes(return_bundle.SEALED_MESSAGE_SIZE)
 
 
 def lookup(typed: str):
@@ -199,8 +200,8 @@ def lookup(typed: str):
     found = services().statuses.get(refcode.lookup_id(probe))
     sealed = found.sealed_message if found and found.sealed_message else STAND_IN_MESSAGE
     try:
-        message = returns.open_message(sealed, refcode.reply_key(probe))
-    except returns.ReturnError:
+        message = return_bundle.open_message(sealed, refcode.reply_key(probe))
+    except return_bundle.ReturnError:
         message = None
     if code is None or found is None:
         return None, None, None
@@ -236,7 +237,7 @@ def result_page(form, code: str | None, found, message: str | None) -> str:
 
 
 # The message that takes the most room on a page: the longest allowed, every byte escaped to 5.
-LONGEST_MESSAGE = '"' * returns.MAX_MESSAGE
+LONGEST_MESSAGE = '"' * return_bundle.MAX_MESSAGE
 
 
 def padded(page: str) -> str:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from nacl.public import PrivateKey, PublicKey
 
-from . import crypto, refcode
-from .crypto import KIND_BODY, KIND_RECORD, FormatError
+from intake.formats import envelope, refcode
+from intake.formats.envelope import KIND_BODY, KIND_RECORD, FormatError
 
-RECORD_SIZE = crypto.ENVELOPE_SIZES[KIND_RECORD]
-BODY_SIZE = crypto.ENVELOPE_SIZES[KIND_BODY]
+RECORD_SIZE = envelope.ENVELOPE_SIZES[KIND_RECORD]
+BODY_SIZE = envelope.ENVELOPE_SIZES[KIND_BODY]
 ITEM_SIZE = RECORD_SIZE + BODY_SIZE
 
 FORMS = ("individual", "organisation", "feedback", "followup")
@@ -26,7 +26,7 @@ def body_binding(body_envelope: bytes) -> str:
     so this names one body as well as a hash of all 64 KiB would, without hashing it. (Any
     holder of the public key can seal a Record; the binding catches mix-ups, not forgery.)
     """
-    start = 1 + crypto.KEY_ID_SIZE
+    start = 1 + envelope.KEY_ID_SIZE
     return body_envelope[start : start + 32].hex()
 
 
@@ -35,17 +35,17 @@ def encode_json(value) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def seal_body(payload: dict, public_key: PublicKey, origin: int = crypto.ORIGIN_SERVER) -> bytes:
+def seal_body(payload: dict, public_key: PublicKey, origin: int = envelope.ORIGIN_SERVER) -> bytes:
     """Seal a defender's payload in server memory (the path taken without JavaScript)."""
-    kid = crypto.key_id(bytes(public_key))
-    frame = crypto.Frame(KIND_BODY, origin, kid, encode_json(payload))
-    return crypto.seal(frame, public_key)
+    kid = envelope.key_id(bytes(public_key))
+    frame = envelope.Frame(KIND_BODY, origin, kid, encode_json(payload))
+    return envelope.seal(frame, public_key)
 
 
 def seal_item(body_envelope: bytes, record: "Record", public_key: PublicKey) -> bytes:
     """Return the drop-box item: the Record sealed now, followed by the body Envelope as received."""
-    kid = crypto.key_id(bytes(public_key))
-    if crypto.envelope_key_id(body_envelope, KIND_BODY) != kid:
+    kid = envelope.key_id(bytes(public_key))
+    if envelope.envelope_key_id(body_envelope, KIND_BODY) != kid:
         raise FormatError("body is sealed to another key than the current one")
     fields = {
         "ref": record.reference,
@@ -54,8 +54,8 @@ def seal_item(body_envelope: bytes, record: "Record", public_key: PublicKey) -> 
         "origin": record.origin,
         "body": body_binding(body_envelope),
     }
-    frame = crypto.Frame(KIND_RECORD, crypto.ORIGIN_SERVER, kid, encode_json(fields))
-    return crypto.seal(frame, public_key) + body_envelope
+    frame = envelope.Frame(KIND_RECORD, envelope.ORIGIN_SERVER, kid, encode_json(fields))
+    return envelope.seal(frame, public_key) + body_envelope
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Record:
             raise FormatError("record day is not a date") from None
         if self.form not in FORMS:
             raise FormatError("record names an unknown form")
-        if self.origin not in crypto.ORIGINS.values():
+        if self.origin not in envelope.ORIGINS.values():
             raise FormatError("record names an unknown origin")
 
 
@@ -172,8 +172,8 @@ def open_item(data: bytes, keys: dict[bytes, PrivateKey]) -> Opened:
     if len(data) != ITEM_SIZE:
         raise FormatError(f"item is {len(data)} bytes, not {ITEM_SIZE}")
     record_env, body_env = data[:RECORD_SIZE], data[RECORD_SIZE:]
-    record_frame = crypto.open_envelope(record_env, KIND_RECORD, keys)
-    if record_frame.origin != crypto.ORIGIN_SERVER:
+    record_frame = envelope.open_envelope(record_env, KIND_RECORD, keys)
+    if record_frame.origin != envelope.ORIGIN_SERVER:
         raise FormatError("record was not sealed by the server")
     fields = _json_object(record_frame.payload, "record")
     if set(fields) != {"ref", "day", "form", "origin", "body"}:
@@ -187,10 +187,10 @@ def open_item(data: bytes, keys: dict[bytes, PrivateKey]) -> Opened:
     binding = body_binding(body_env)
     if fields["body"] != binding:
         raise FormatError("record belongs to another body")
-    body_frame = crypto.open_envelope(body_env, KIND_BODY, keys)
+    body_frame = envelope.open_envelope(body_env, KIND_BODY, keys)
     if body_frame.key_id != record_frame.key_id:
         raise FormatError("record and body are sealed to different keys")
-    if crypto.ORIGINS[body_frame.origin] != record.origin:
+    if envelope.ORIGINS[body_frame.origin] != record.origin:
         raise FormatError("record and body disagree about where the body was sealed")
     payload = check_payload(_json_object(body_frame.payload, "body"))
     if payload["form"] != record.form:

@@ -8,7 +8,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from .fsutil import make_dir, write_atomic
+from intake.formats.durable import make_dir, write_atomic
 
 MARKER = "intake-data-folder"  # written by the service on its first start
 MARKER_TEXT = b"intake data folder, layout 1\n"

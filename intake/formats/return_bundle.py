@@ -8,7 +8,7 @@ from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
-from .status import STATUSES
+from intake.server.statuses import STATUSES
 
 MAGIC = b"INTAKE-R"
 VERSION = 1

@@ -14,9 +14,10 @@ import time
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from . import config, datafolder, keyfiles
-from .fsutil import stamp
-from .privileges import become_owner
+from intake.formats import keyfiles
+from intake.formats.durable import stamp
+from intake.server import datafolder, settings
+from intake.server.privileges import become_owner
 
 _QUOTED = re.compile(r"[:'\"]")
 
@@ -51,7 +52,7 @@ class PrivateLogger(Logger):
         super().exception(str(msg).split(" %s")[0], **kwargs)
 
 
-def _log_files(cfg: config.Config) -> list[str]:
+def _log_files(cfg: settings.Config) -> list[str]:
     return [path for path in (cfg.access_log, cfg.error_log) if path not in ("-", "off")]
 
 
@@ -65,12 +66,12 @@ def day_stamp_logs(paths: list[str]):
     return post_request
 
 
-def settings(cfg: config.Config) -> dict:
+def gunicorn_settings(cfg: settings.Config) -> dict:
     """gunicorn's settings for the service (docs/decisions.md, "Serving through Tor")."""
     return {
         "bind": [cfg.bind],
         "workers": cfg.workers,
-        "worker_class": "intake.worker.PacedWorker",
+        "worker_class": "intake.server.worker.PacedWorker",
         "threads": cfg.threads,
         "worker_connections": 1000,  # connections reading their head cost no thread, only memory
         "keepalive": 5,  # Tor Browser reuses a stream for the page's style and scripts
@@ -87,7 +88,7 @@ def settings(cfg: config.Config) -> dict:
         # The method, the path without its query, the status and the size: no address, no user
         # agent, no referrer. Everything arrives from the local tor daemon anyway.
         "access_log_format": '%(t)s "%(m)s %(U)s" %(s)s %(B)s',
-        "logger_class": "intake.serve.PrivateLogger",
+        "logger_class": "intake.server.serve.PrivateLogger",
         "post_request": day_stamp_logs(_log_files(cfg)),
         "proc_name": "intake",
         # gunicorn 25+ opens a control socket in $HOME by default; the service needs none, and
@@ -99,23 +100,23 @@ def settings(cfg: config.Config) -> dict:
 class Service(BaseApplication):
     """gunicorn, configured here rather than from a file, serving create_app()."""
 
-    def __init__(self, cfg: config.Config):
+    def __init__(self, cfg: settings.Config):
         self.intake_config = cfg
         super().__init__()
 
     def load_config(self):
-        """Apply settings(); nothing is read from the command line or a gunicorn file."""
-        for name, value in settings(self.intake_config).items():
+        """Apply gunicorn_settings(); nothing is read from the command line or a gunicorn file."""
+        for name, value in gunicorn_settings(self.intake_config).items():
             self.cfg.set(name, value)
 
     def load(self):
         """Build the app in each worker (create_app reads the same settings again)."""
-        from . import create_app
+        from intake import create_app
 
         return create_app()
 
 
-def serve(cfg: config.Config) -> int:
+def serve(cfg: settings.Config) -> int:
     """Run the service until stopped; as root, first become the data folder's owner for good."""
     os.umask(0o077)  # whatever the service writes is its own alone
     if cfg.data_dir.exists():

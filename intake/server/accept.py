@@ -4,9 +4,9 @@ import datetime
 
 from nacl.public import PublicKey
 
-from . import item, refcode
-from .dropbox import DropBox
-from .status import Status, StatusStore
+from intake.formats import item, refcode
+from intake.server.dropbox import DropBox
+from intake.server.statuses import Status, StatusStore
 
 
 def today() -> str:

@@ -1,0 +1,1 @@
+"""The formats: standard library and PyNaCl only, nothing else of intake's."""

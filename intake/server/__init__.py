@@ -1,0 +1,1 @@
+"""The server, without Flask: settings, accepting a request, storage, limits, import, the `intake` command."""
