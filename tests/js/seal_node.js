@@ -1,4 +1,4 @@
-// Run the browser's sealing code under Node, as a page would load it (tests/test_browser_seal.py).
+// Run the browser's format code under Node, as a page loads it (tests/test_browser_seal.py).
 // Reads {publicKey, keyId, payloads, codes, texts, numbers} as JSON on stdin; writes results.
 "use strict";
 const fs = require("fs");
@@ -11,13 +11,13 @@ page.self = page;
 page.window = page;
 vm.createContext(page);
 for (const file of ["vendor/tweetnacl-1.0.3/nacl-fast.min.js",
-                    "vendor/tweetnacl-sealedbox-js-1.2.0/sealedbox.web.js", "seal.js"]) {
+                    "vendor/tweetnacl-sealedbox-js-1.2.0/sealedbox.web.js", "seal-format.js"]) {
   vm.runInContext(fs.readFileSync(path.join(statics, file), "utf8"), page, { filename: file });
 }
 const input = JSON.parse(fs.readFileSync(0, "utf8"));
 const bytes = (hex) => Uint8Array.from(Buffer.from(hex, "hex"));
 const hex = (array) => Buffer.from(array).toString("hex");
-const api = page.intakeSeal;
+const api = page.intakeFormat;
 const pk = bytes(input.publicKey), kid = bytes(input.keyId);
 let badKey = null;
 try { api.seal(input.payloads[0], pk, bytes("0000000000000000")); } catch (e) { badKey = e.message; }
