@@ -155,6 +155,19 @@ def test_a_sealing_failure_sends_nothing_and_offers_the_server(chromium, server,
     page.close()
 
 
+def test_the_script_posts_the_envelope_under_the_name_the_page_gives(chromium, server):
+    page = chromium.new_page()
+    posted = []
+    page.on("request", lambda r: posted.append(r.post_data or "") if r.method == "POST" else None)
+    page.goto(f"{server['url']}/en/feedback")
+    fill(page, filled("feedback", "RENAMED"))
+    page.evaluate("document.querySelector('form[data-seal]').dataset.envelopeField = 'renamed_envelope'")
+    with page.expect_navigation():
+        page.locator("form[data-seal] button[type=submit]").click()
+    assert field_names(posted[-1]) == {"csrf_token", "renamed_envelope"}  # the server refuses it: no envelope
+    page.close()
+
+
 def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(chromium, server, site, generation, tmp_path,
                                                                    keyring):  # fmt: skip
     from intake import importer, refcode, returns

@@ -5,7 +5,9 @@
  * (the form's data-rules) in the page's language, has intakeFormat (seal-format.js, loaded
  * just before) build exactly the Frame the server builds without JavaScript, origin "browser",
  * and seal it to the key embedded in the page, then posts only the envelope and the CSRF
- * token. Any failure sends nothing, says why, and offers to let the server seal instead.
+ * token. Everything it needs comes from the form's data attributes, the names of the form's
+ * parts too: the server renders them from where it defines them. Any failure sends nothing,
+ * says why, and offers to let the server seal instead.
  */
 (function (root) {
   "use strict";
@@ -105,15 +107,21 @@
     }));
   }
 
+  /* The names of the form's parts, as the server rendered them (accepting.part_names). */
+  function partNames(form) {
+    return { token: form.dataset.tokenField, envelope: form.dataset.envelopeField,
+      files: form.dataset.filesField, sealedFiles: form.dataset.sealedFilesField };
+  }
+
   /* Replace what the form would send with the envelope and the sealed streams, and send it. */
-  function sendSealed(form, envelope, sealed) {
+  function sendSealed(form, names, envelope, sealed) {
     // Only the token, the envelope and the sealed streams leave the browser.
     Array.prototype.forEach.call(form.elements, function (control) {
-      if (control.name && control.name !== "csrf_token") control.disabled = true;
+      if (control.name && control.name !== names.token) control.disabled = true;
     });
     var hidden = element("input");
     hidden.type = "hidden";
-    hidden.name = "envelope";
+    hidden.name = names.envelope;
     hidden.value = format.base64url(envelope);
     form.appendChild(hidden);
     if (sealed.length) {
@@ -123,7 +131,7 @@
       });
       var streams = element("input");
       streams.type = "file";
-      streams.name = "sealed_attachment";
+      streams.name = names.sealedFiles;
       streams.multiple = true;
       streams.hidden = true;
       streams.files = transfer.files;
@@ -136,7 +144,6 @@
     var text = JSON.parse(form.dataset.messages);
     var rules = JSON.parse(form.dataset.rules);
     var tables = { lookalikes: JSON.parse(form.dataset.lookalikes) };
-    var picker = form.querySelector('input[type=file][name="attachments"]');
     form.addEventListener("submit", function (event) {
       if (form.dataset.sealing === "off") return;
       event.preventDefault();
@@ -145,11 +152,13 @@
       // Every step runs inside the promise, so that any failure (a missing seal-format.js too)
       // ends in the catch below: nothing sent, and the defender told why.
       Promise.resolve().then(function () {
+        var names = partNames(form);
+        var picker = form.querySelector('input[type=file][name="' + names.files + '"]');
         var answers = readAnswers(form, rules);
         var errors = format.check(answers, rules, text, tables);
         var chosen = picker ? picker.files : [];
         var fileProblem = checkFiles(chosen, form, text);
-        if (fileProblem) errors.attachments = fileProblem;
+        if (fileProblem) errors[names.files] = fileProblem;
         if (Object.keys(errors).length) {
           showErrors(form, errors, text);
           return null;
@@ -162,7 +171,7 @@
           var payload = format.bodyPayload(form.dataset.kind, document.documentElement.lang, answers, entries);
           var envelope = format.seal(payload, format.hexBytes(form.dataset.publicKey),
             format.hexBytes(form.dataset.keyId));
-          sendSealed(form, envelope, sealed);
+          sendSealed(form, names, envelope, sealed);
         });
       }).catch(function () {
         if (busy && busy.parentNode) busy.parentNode.removeChild(busy);
@@ -173,9 +182,10 @@
 
   // Coming back to the page (the browser's Back button) finds the answers editable again.
   function restore(form) {
+    var names = partNames(form);
     Array.prototype.forEach.call(form.elements, function (control) { control.disabled = false; });
-    Array.prototype.forEach.call(form.querySelectorAll('input[name="envelope"], input[name="sealed_attachment"]'),
-      function (node) { node.parentNode.removeChild(node); });
+    Array.prototype.forEach.call(form.querySelectorAll('input[name="' + names.envelope + '"], input[name="' +
+      names.sealedFiles + '"]'), function (node) { node.parentNode.removeChild(node); });
   }
 
   var forms = document.querySelectorAll("form[data-seal]");
