@@ -1,7 +1,10 @@
 """Accepting a sealed form: what the page needs to seal it, the limits, and storing it or saying why not."""
 
 import base64
+import functools
 import json
+import sys
+import unicodedata
 
 from flask import g, render_template, request
 from flask_babel import gettext as _
@@ -23,6 +26,14 @@ def part_names(form) -> dict:
         "files": uploads.FIELD,
         "sealed_files": uploads.SEALED_FIELD,
     }
+
+
+@functools.cache
+def digits_json() -> str:
+    """The first code point of every run of ten decimal digits that int(), and so WholeNumber, reads
+    with this Python's Unicode data: seal.js reads numbers with the server's digits, not its own."""
+    zeros = [p for p in range(sys.maxunicode + 1) if unicodedata.decimal(chr(p), None) == 0]
+    return json.dumps(zeros, separators=(",", ":"))
 
 
 def seal_context(form) -> dict:
@@ -57,6 +68,7 @@ def seal_context(form) -> dict:
         "kind": form.KIND,
         "rules": json.dumps(form.rules(), ensure_ascii=False),
         "lookalikes": LOOKALIKES_JSON,
+        "digits": digits_json(),
         "messages": json.dumps(messages, ensure_ascii=False),
         "names": part_names(form),
     }

@@ -155,6 +155,20 @@ def test_a_sealing_failure_sends_nothing_and_offers_the_server(chromium, server,
     page.close()
 
 
+def test_numbers_in_any_script_the_server_reads_are_sealed_as_it_reads_them(
+    chromium, server, tmp_path, keyring
+):
+    page = chromium.new_page()
+    page.goto(f"{server['url']}/en/individual")
+    fill(page, filled("individual", "DIGITS") | {"amount_eur": "३,०००"})  # Devanagari: 3,000
+    with page.expect_navigation(timeout=20_000):
+        page.locator("form[data-seal] button[type=submit]").click()
+    code = page.locator("p.code bdi").inner_text()
+    page.close()
+    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    assert request["origin"] == "browser" and request["request"]["fields"]["amount_eur"] == "3000"
+
+
 def test_the_script_posts_the_envelope_under_the_name_the_page_gives(chromium, server):
     page = chromium.new_page()
     posted = []

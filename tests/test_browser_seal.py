@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from intake import crypto, item, refcode
+from intake import accepting, crypto, item, refcode
 from intake.crypto import KIND_BODY, ORIGIN_BROWSER, Frame
 from intake.fields import clean
 
@@ -67,7 +67,8 @@ def test_node_seals_what_pynacl_opens_and_frames_match_byte_for_byte(generation)
     texts = ["  a\r\nb\rc\x00d\x1fe\u00a0 ", "e\u0301", "\ufefftab\t", "\u3000x\u2028"]
     numbers = ["3 000", "٣٠٠٠", "۱۲", "1.000.000", "1000001", "three", "-5", "+7"]
     out = run_node({"publicKey": pub.hex(), "keyId": kid.hex(), "payloads": payloads, "codes": typed,
-                    "texts": texts, "numbers": numbers, "lookalikes": refcode.LOOKALIKES})  # fmt: skip
+                    "texts": texts, "numbers": numbers, "lookalikes": refcode.LOOKALIKES,
+                    "digits": json.loads(accepting.digits_json())})  # fmt: skip
 
     keys = {kid: generation.box}
     for payload, envelope_hex, frame_hex in zip(payloads, out["envelopes"], out["frames"], strict=True):

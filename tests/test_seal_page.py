@@ -1,6 +1,7 @@
 """What a sealed form's page tells seal.js: the part names, from where the server defines them."""
 
 import html
+import json
 import re
 
 from intake import accepting, uploads
@@ -28,6 +29,13 @@ def test_the_form_names_its_parts_as_the_server_reads_them(app, client):
     assert data["files-field"] == uploads.FIELD
     assert f'<input type="file" name="{uploads.FIELD}" id="{uploads.FIELD}"' in page
     assert data["sealed-files-field"] == uploads.SEALED_FIELD
+
+
+def test_the_form_gives_the_script_the_servers_digits(client):
+    data = form_attributes(client.get("/ar/organisation").text)
+    zeros = json.loads(data["digits"])
+    assert zeros == json.loads(accepting.digits_json())
+    assert {ord("0"), ord("٠"), ord("۰"), ord("०"), ord("০"), ord("๐"), ord("０")} <= set(zeros)
 
 
 def test_the_page_script_names_none_of_the_parts_itself():

@@ -38,12 +38,18 @@
   var GF32_CARRY = 32;  // refcode._gf32_double: x^5 overflows GF(32)...
   var GF32_REDUCE = 37;  // ...and is reduced by x^5 + x^2 + 1 (0b100101)
 
+  /* Whole numbers (fields.WholeNumber, then Python's int()). */
+  var MAX_DIGITS = 4300;  // sys.int_info.default_max_str_digits: int() refuses longer numbers
+  var DIGITS_IN_RUN = 10;  // Unicode encodes each script's decimal digits as one run, 0 to 9
+
   var BINARY_SLICE = 0x8000;  // bytes per String.fromCharCode.apply call, well below engines' limits
 
-  // Python's str.isspace(), which str.strip() trims.
+  // Python's str.isspace(): what str.strip() trims and what re's \s matches.
   var SPACE = "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
   var TRIM = new RegExp("^[" + SPACE + "]+|[" + SPACE + "]+$", "g");
   var CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/g;  // fields._CONTROL
+  // What fields.WholeNumber drops before int() reads the rest.
+  var NUMBER_SEPARATORS = new RegExp("[" + SPACE + ",.'\\u066c\\u00a0\\u202f]", "g");
   // refcode.normalise drops spaces, hyphens of every kind and invisible marks.
   var CODE_IGNORED = /[\p{Zs}\p{Pd}\p{Cf}\p{Cc}]/gu;
 
@@ -62,14 +68,38 @@
     return Array.from(value).length;
   }
 
-  /* WholeNumber: the digits people write, with any thousands separators. */
-  function wholeNumber(text, high) {
-    var digits = text.replace(/[\s,.'\u066c\u00a0\u202f]/g, "")
-      .replace(/[\u0660-\u0669]/g, function (d) { return String(d.charCodeAt(0) - 0x660); })
-      .replace(/[\u06f0-\u06f9]/g, function (d) { return String(d.charCodeAt(0) - 0x6f0); });
-    if (!/^[+-]?[0-9]+$/.test(digits)) return null;
-    var value = parseInt(digits, 10);
-    return value >= 0 && value <= high ? String(value) : null;
+  /* A decimal digit's value, or -1. digitZeros is the server's table of them (the code point
+     of each run's zero), so that the browser reads the digits the server's Python reads, not
+     those of its own Unicode version. */
+  function digitValue(character, digitZeros) {
+    var point = character.codePointAt(0);
+    for (var i = 0; i < digitZeros.length; i++) {
+      if (point >= digitZeros[i] && point < digitZeros[i] + DIGITS_IN_RUN) return point - digitZeros[i];
+    }
+    return -1;
+  }
+
+  /* WholeNumber: the digits people write, in any script, with any thousands separators. What
+     is left after the separators is read as int() reads it: a sign, then digits, with single
+     underscores between them, at most MAX_DIGITS. The number in ASCII digits, or null. */
+  function wholeNumber(text, high, digitZeros) {
+    var chars = Array.from(text.replace(NUMBER_SEPARATORS, ""));
+    var negative = chars[0] === "-";
+    if (chars[0] === "+" || chars[0] === "-") chars.shift();
+    var digits = "", afterDigit = false;
+    for (var i = 0; i < chars.length; i++) {
+      if (chars[i] === "_" && afterDigit) {
+        afterDigit = false;
+        continue;
+      }
+      var value = digitValue(chars[i], digitZeros);
+      if (value < 0) return null;
+      digits += value;
+      afterDigit = true;
+    }
+    if (!afterDigit || digits.length > MAX_DIGITS) return null;
+    var number = parseInt(digits, 10) * (negative ? -1 : 1);  // beyond 2^53 still above any limit
+    return number >= 0 && number <= high ? String(number) : null;
   }
 
   function gf32Double(x) {
@@ -94,7 +124,7 @@
 
   /* The server's validators, in the order the server applies them (fields.field_rule describes
      them); returns name -> message and puts numbers and codes in the form the server stores.
-     tables: {lookalikes: refcode.LOOKALIKES}. */
+     tables: {lookalikes: refcode.LOOKALIKES, digits: the server's digits, as wholeNumber takes}. */
   function check(answers, rules, text, tables) {
     var errors = {};
     rules.forEach(function (rule) {
@@ -111,7 +141,7 @@
       } else if (!empty && rule.max && codePointLength(value) > rule.max) {
         errors[rule.name] = text.tooLong.replace("%(max)d", String(rule.max));
       } else if (!empty && rule.number !== undefined) {
-        var number = wholeNumber(value, rule.number);
+        var number = wholeNumber(value, rule.number, tables.digits);
         if (number === null) errors[rule.name] = text.number; else answers[rule.name] = number;
       } else if (!empty && rule.refcode) {
         var code = normaliseCode(value, tables.lookalikes);
@@ -233,7 +263,7 @@
       COUNTER_LOW_AT: COUNTER_LOW_AT, LAST_FLAG_AT: LAST_FLAG_AT, MAX_NAME: MAX_NAME,
       MEDIA_TYPE: MEDIA_TYPE.source, UNKNOWN_TYPE: UNKNOWN_TYPE, ALPHABET: ALPHABET,
       CODE_LENGTH: CODE_LENGTH, CODE_GROUP: CODE_GROUP, GF32_CARRY: GF32_CARRY,
-      GF32_REDUCE: GF32_REDUCE
+      GF32_REDUCE: GF32_REDUCE, MAX_DIGITS: MAX_DIGITS, DIGITS_IN_RUN: DIGITS_IN_RUN
     },
     clean: clean, codePointLength: codePointLength, wholeNumber: wholeNumber, normaliseCode: normaliseCode,
     check: check, hexBytes: hexBytes, toHex: toHex, base64url: base64url, bodyPayload: bodyPayload,

@@ -143,7 +143,7 @@
   function attach(form) {
     var text = JSON.parse(form.dataset.messages);
     var rules = JSON.parse(form.dataset.rules);
-    var tables = { lookalikes: JSON.parse(form.dataset.lookalikes) };
+    var tables = { lookalikes: JSON.parse(form.dataset.lookalikes), digits: JSON.parse(form.dataset.digits) };
     form.addEventListener("submit", function (event) {
       if (form.dataset.sealing === "off") return;
       event.preventDefault();
