@@ -72,6 +72,7 @@ def probe(**unbound):
 
 NUMBERS = probe(amount_eur=IndividualForm.amount_eur, members_at_risk=OrganisationForm.members_at_risk)
 LENGTHS = probe(message=FeedbackForm.message, contact_details=FeedbackForm.contact_details)
+CODES = probe(reference_code=FeedbackForm.reference_code)
 # As the page gives them to the script.
 TABLES = {"lookalikes": refcode.LOOKALIKES, "digits": json.loads(accepting.digits_json())}
 
@@ -195,6 +196,57 @@ def test_lengths_and_cleaning_are_alike(page, text):
     assert browser == {"cleaned": fields.clean(text), "length": len(fields.clean(text))}
 
 
+# Reference codes as people type them: any case, look-alike letters and digits from other
+# scripts, compatibility forms, separators and invisible marks, mistakes the check catches.
+LOOKALIKE = {}
+for _typed, _symbol in refcode.LOOKALIKES.items():
+    LOOKALIKE.setdefault(_symbol, []).append(_typed)
+SEPARATING = [" ", "-", "\u2010", "\u2011", "\u2013", "\u2014", "\u2212", "\u00ad", "\u200b", "\u200f", "\u2066", "\u2069",
+              "\u3000", "_", "\t", "\n", ".", "/"]  # fmt: skip
+
+
+SAMPLE_CODE = "0123456789ABCDEFGHJ" + refcode.check_symbol("0123456789ABCDEFGHJ")
+
+
+@st.composite
+def typed_codes(draw):
+    body = draw(st.text(refcode.ALPHABET, min_size=refcode.RANDOM_SYMBOLS, max_size=refcode.RANDOM_SYMBOLS))
+    symbols = list(body + refcode.check_symbol(body))
+    mistake = draw(st.sampled_from(["none", "none", "change", "swap", "drop", "add"]))
+    at = draw(st.integers(0, len(symbols) - 2))
+    if mistake == "change":
+        symbols[at] = draw(st.sampled_from(refcode.ALPHABET))
+    elif mistake == "swap":
+        symbols[at], symbols[at + 1] = symbols[at + 1], symbols[at]
+    elif mistake == "drop":
+        del symbols[at]
+    elif mistake == "add":
+        symbols.insert(at, draw(st.sampled_from(refcode.ALPHABET)))
+    out = []
+    for i, symbol in enumerate(symbols):
+        forms = [symbol, symbol.lower(), *LOOKALIKE.get(symbol, [])]
+        if symbol.isascii() and symbol.isalnum():
+            forms.append(chr(ord(symbol) + 0xFEE0))  # fullwidth
+        out.append(draw(st.sampled_from(forms)))
+        if i % refcode.GROUP == refcode.GROUP - 1 or draw(st.integers(0, 9)) == 0:
+            out.append(draw(st.sampled_from(["", *SEPARATING])))
+    return "".join(out)
+
+
+# Invisible marks and separators in front of a code, up to and past refcode.normalise's limit.
+PADDED_CODES = st.builds(lambda mark, n, code: mark * n + code, st.sampled_from(["\u200b", " ", "-", "\u2066"]),
+                         st.integers(170, 190), typed_codes())  # fmt: skip
+
+
+@ENOUGH
+@given(typed_codes() | PADDED_CODES | st.text(KNOWN, max_size=30))
+@example("\u200b" * 181 + SAMPLE_CODE)  # over refcode.normalise's 200 characters before reading
+@example("ǅ")
+def test_reference_codes_are_read_alike(page, text):
+    raw = {"reference_code": text}
+    assert browser_reads(page, CODES, raw) == server_reads(CODES, raw)
+
+
 def test_the_format_modules_constants_are_the_servers(page):
     """Each constant's comment names the Python constant it mirrors: they are equal."""
     js = page.ask("constants")
@@ -219,6 +271,7 @@ def test_the_format_modules_constants_are_the_servers(page):
         "ALPHABET": refcode.ALPHABET,
         "CODE_LENGTH": refcode.LENGTH,
         "CODE_GROUP": refcode.GROUP,
+        "MAX_TYPED_CODE": 200,  # refcode.normalise's limit
         "GF32_CARRY": 1 << 5,
         "GF32_REDUCE": refcode._gf32_double(1 << 4) ^ (1 << 5),  # x^5 reduced by x^5 + x^2 + 1
         "MAX_DIGITS": sys.int_info.default_max_str_digits,

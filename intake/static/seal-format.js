@@ -35,6 +35,7 @@
   var ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";  // refcode.ALPHABET
   var CODE_LENGTH = 20;  // refcode.LENGTH
   var CODE_GROUP = 5;  // refcode.GROUP
+  var MAX_TYPED_CODE = 200;  // refcode.normalise refuses longer text before reading it
   var GF32_CARRY = 32;  // refcode._gf32_double: x^5 overflows GF(32)...
   var GF32_REDUCE = 37;  // ...and is reduced by x^5 + x^2 + 1 (0b100101)
 
@@ -110,9 +111,10 @@
   /* refcode.normalise: look-alikes, separators and invisible marks, then the Damm check; the
      display form (refcode.display), or null. */
   function normaliseCode(text, lookalikes) {
+    if (codePointLength(text) > MAX_TYPED_CODE) return null;
     var chars = Array.from(text.normalize("NFKC").toUpperCase());
     var kept = chars.map(function (c) { return lookalikes[c] || c; }).join("").replace(CODE_IGNORED, "");
-    if (kept.length !== CODE_LENGTH) return null;
+    if (codePointLength(kept) !== CODE_LENGTH) return null;
     var interim = 0;
     for (var i = 0; i < kept.length; i++) {
       var value = ALPHABET.indexOf(kept[i]);
@@ -262,8 +264,8 @@
       CHUNK_SIZE: CHUNK_SIZE, STREAM_KEY_SIZE: STREAM_KEY_SIZE, NONCE_SIZE: NONCE_SIZE,
       COUNTER_LOW_AT: COUNTER_LOW_AT, LAST_FLAG_AT: LAST_FLAG_AT, MAX_NAME: MAX_NAME,
       MEDIA_TYPE: MEDIA_TYPE.source, UNKNOWN_TYPE: UNKNOWN_TYPE, ALPHABET: ALPHABET,
-      CODE_LENGTH: CODE_LENGTH, CODE_GROUP: CODE_GROUP, GF32_CARRY: GF32_CARRY,
-      GF32_REDUCE: GF32_REDUCE, MAX_DIGITS: MAX_DIGITS, DIGITS_IN_RUN: DIGITS_IN_RUN
+      CODE_LENGTH: CODE_LENGTH, CODE_GROUP: CODE_GROUP, MAX_TYPED_CODE: MAX_TYPED_CODE,
+      GF32_CARRY: GF32_CARRY, GF32_REDUCE: GF32_REDUCE, MAX_DIGITS: MAX_DIGITS, DIGITS_IN_RUN: DIGITS_IN_RUN
     },
     clean: clean, codePointLength: codePointLength, wholeNumber: wholeNumber, normaliseCode: normaliseCode,
     check: check, hexBytes: hexBytes, toHex: toHex, base64url: base64url, bodyPayload: bodyPayload,
