@@ -247,6 +247,25 @@ def test_reference_codes_are_read_alike(page, text):
     assert browser_reads(page, CODES, raw) == server_reads(CODES, raw)
 
 
+# Files: their names are cleaned like answers and cut to uploads.MAX_NAME; their declared types
+# are kept only when they look like one.
+TYPES = st.sampled_from(["image/jpeg", "Image/PNG; charset=x", " text/plain ", "application/vnd.oasis.opendocument.text",
+                         "", "x", "a/b/c", "\ufeffimage/png", "image/\u212aa", "\x85text/plain", "\u3000a/b"])  # fmt: skip
+
+
+@ENOUGH
+@given(name=st.one_of(TEXT, around(uploads.MAX_NAME)), declared=TYPES | st.text(max_size=20))
+def test_file_names_and_types_are_written_alike(page, staging, name, declared):
+    part = uploads.Uploads(staging, 1, 1).part("not-a-file-field", name, declared)
+    [browser] = page.ask("files", cases=[{"name": name, "type": declared}])
+    assert browser == {"name": part.filename, "type": part.content_type}
+
+
+@pytest.fixture(scope="module")
+def staging(tmp_path_factory):
+    return tmp_path_factory.mktemp("staging")
+
+
 def test_the_format_modules_constants_are_the_servers(page):
     """Each constant's comment names the Python constant it mirrors: they are equal."""
     js = page.ask("constants")

@@ -238,7 +238,7 @@
 
   /* uploads.Part: a declared type is kept only when it looks like one. */
   function mediaType(declared) {
-    var type = (declared || "").split(";")[0].trim().toLowerCase();
+    var type = strip((declared || "").split(";")[0]).toLowerCase();
     return MEDIA_TYPE.test(type) ? type : UNKNOWN_TYPE;
   }
 
