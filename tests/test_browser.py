@@ -169,6 +169,23 @@ def test_numbers_in_any_script_the_server_reads_are_sealed_as_it_reads_them(
     assert request["origin"] == "browser" and request["request"]["fields"]["amount_eur"] == "3000"
 
 
+def test_a_lone_surrogate_is_sealed_as_the_browser_would_post_it(chromium, server, tmp_path, keyring):
+    page = chromium.new_page()
+    page.goto(f"{server['url']}/en/feedback")
+    fill(page, filled("feedback", "SURROGATE"))
+    # Pasted text cut in the middle of an emoji: a form post carries U+FFFD in its place.
+    page.evaluate("document.querySelector('#message').value = 'cut \\ud83d here SURROGATE'")
+    with page.expect_navigation():
+        page.locator("form[data-seal] button[type=submit]").click()
+    code = page.locator("p.code bdi").inner_text()
+    page.close()
+    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    assert (
+        request["origin"] == "browser"
+        and request["request"]["fields"]["message"] == "cut \ufffd here SURROGATE"
+    )
+
+
 def test_the_script_posts_the_envelope_under_the_name_the_page_gives(chromium, server):
     page = chromium.new_page()
     posted = []

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 from wtforms.validators import ValidationError
 
-from intake import accepting, attachments, crypto, fields, refcode, uploads
+from intake import accepting, attachments, crypto, fields, item, refcode, uploads
 from intake.forms import FeedbackForm
 from intake.support_forms import IndividualForm, OrganisationForm
 
@@ -245,6 +245,21 @@ PADDED_CODES = st.builds(lambda mark, n, code: mark * n + code, st.sampled_from(
 def test_reference_codes_are_read_alike(page, text):
     raw = {"reference_code": text}
     assert browser_reads(page, CODES, raw) == server_reads(CODES, raw)
+
+
+def posted(text: str) -> str:
+    """What a browser's form post makes of a JavaScript string: lone surrogates as U+FFFD."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+@ENOUGH
+@given(st.lists(st.characters(categories=["Cs"]) | PIECES, max_size=12).map("".join))
+@example("cut \ud83d here")  # pasted text cut in the middle of an emoji
+@example("\ud83d\ude00")  # a pair: one character to JavaScript
+def test_lone_surrogates_are_cleaned_as_a_form_post_sends_them(page, text):
+    [browser] = page.ask("clean", cases=[text])  # JSON carries the halves to Node as \ud83d escapes
+    assert browser["cleaned"] == fields.clean(posted(text))
+    assert item.check_payload({"form": "feedback", "lang": "en", "fields": {"message": browser["cleaned"]}})
 
 
 # Files: their names are cleaned like answers and cut to uploads.MAX_NAME; their declared types

@@ -49,6 +49,8 @@
   var SPACE = "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
   var TRIM = new RegExp("^[" + SPACE + "]+|[" + SPACE + "]+$", "g");
   var CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/g;  // fields._CONTROL
+  // Half an astral character (a UTF-16 surrogate alone): a form post carries U+FFFD instead.
+  var LONE_SURROGATE = /\p{Cs}/gu;
   // What fields.WholeNumber drops before int() reads the rest.
   var NUMBER_SEPARATORS = new RegExp("[" + SPACE + ",.'\\u066c\\u00a0\\u202f]", "g");
   // refcode.normalise drops spaces, hyphens of every kind and invisible marks.
@@ -58,8 +60,12 @@
     return value.replace(TRIM, "");
   }
 
-  /* What fields.clean does: NFC, newlines as \n, no control characters, trimmed. */
+  /* What fields.clean does to what the browser would post: NFC, newlines as \n, no control
+     characters, trimmed. Lone surrogates first become U+FFFD, as a form post's UTF-8 has them:
+     left alone, JSON.stringify would write them as \ud800 escapes, and the offline reader
+     refuses a body that holds one (item.check_payload). */
   function clean(value) {
+    value = value.replace(LONE_SURROGATE, "\ufffd");
     value = value.replace(/\r\n/g, "\n").replace(/\r/g, "\n").normalize("NFC");
     return strip(value.replace(CONTROL, ""));
   }
