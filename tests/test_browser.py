@@ -111,6 +111,25 @@ def test_every_form_round_trips_from_the_browser(chromium, server, tmp_path, key
             assert request["request"]["fields"][name] == ("3000" if name == "amount_eur" else value)
 
 
+@pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
+def test_an_answer_at_its_limit_in_astral_letters_is_kept_whole(
+    chromium, server, tmp_path, keyring, javascript
+):
+    adlam = (
+        "\U0001e900\U0001e901\U0001e902\U0001e903" * 50
+    )  # 200 letters, the field's limit: 400 UTF-16 units
+    context = chromium.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    page.goto(f"{server['url']}/en/feedback")
+    fill(page, filled("feedback", "ADLAM") | {"contact_details": adlam})
+    with page.expect_navigation():
+        page.locator("form[data-seal] button[type=submit]").click()
+    code = page.locator("p.code bdi").inner_text()
+    context.close()
+    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    assert request["request"]["fields"]["contact_details"] == adlam
+
+
 def test_arabic_renders_right_to_left(chromium, server):
     page = chromium.new_page()
     page.goto(f"{server['url']}/ar/individual")
