@@ -111,6 +111,25 @@ def test_every_form_round_trips_from_the_browser(chromium, server, tmp_path, key
             assert request["request"]["fields"][name] == ("3000" if name == "amount_eur" else value)
 
 
+@pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
+def test_an_answer_at_its_limit_in_astral_letters_is_kept_whole(
+    chromium, server, tmp_path, keyring, javascript
+):
+    adlam = (
+        "\U0001e900\U0001e901\U0001e902\U0001e903" * 50
+    )  # 200 letters, the field's limit: 400 UTF-16 units
+    context = chromium.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    page.goto(f"{server['url']}/en/feedback")
+    fill(page, filled("feedback", "ADLAM") | {"contact_details": adlam})
+    with page.expect_navigation():
+        page.locator("form[data-seal] button[type=submit]").click()
+    code = page.locator("p.code bdi").inner_text()
+    context.close()
+    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    assert request["request"]["fields"]["contact_details"] == adlam
+
+
 def test_arabic_renders_right_to_left(chromium, server):
     page = chromium.new_page()
     page.goto(f"{server['url']}/ar/individual")
@@ -152,6 +171,50 @@ def test_a_sealing_failure_sends_nothing_and_offers_the_server(chromium, server,
     assert "FALLBACK" in urllib.parse.unquote_plus(posted[-1])  # feedback has no files: urlencoded
     [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
     assert request["origin"] == "server"
+    page.close()
+
+
+def test_numbers_in_any_script_the_server_reads_are_sealed_as_it_reads_them(
+    chromium, server, tmp_path, keyring
+):
+    page = chromium.new_page()
+    page.goto(f"{server['url']}/en/individual")
+    fill(page, filled("individual", "DIGITS") | {"amount_eur": "३,०००"})  # Devanagari: 3,000
+    with page.expect_navigation(timeout=20_000):
+        page.locator("form[data-seal] button[type=submit]").click()
+    code = page.locator("p.code bdi").inner_text()
+    page.close()
+    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    assert request["origin"] == "browser" and request["request"]["fields"]["amount_eur"] == "3000"
+
+
+def test_a_lone_surrogate_is_sealed_as_the_browser_would_post_it(chromium, server, tmp_path, keyring):
+    page = chromium.new_page()
+    page.goto(f"{server['url']}/en/feedback")
+    fill(page, filled("feedback", "SURROGATE"))
+    # Pasted text cut in the middle of an emoji: a form post carries U+FFFD in its place.
+    page.evaluate("document.querySelector('#message').value = 'cut \\ud83d here SURROGATE'")
+    with page.expect_navigation():
+        page.locator("form[data-seal] button[type=submit]").click()
+    code = page.locator("p.code bdi").inner_text()
+    page.close()
+    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    assert (
+        request["origin"] == "browser"
+        and request["request"]["fields"]["message"] == "cut \ufffd here SURROGATE"
+    )
+
+
+def test_the_script_posts_the_envelope_under_the_name_the_page_gives(chromium, server):
+    page = chromium.new_page()
+    posted = []
+    page.on("request", lambda r: posted.append(r.post_data or "") if r.method == "POST" else None)
+    page.goto(f"{server['url']}/en/feedback")
+    fill(page, filled("feedback", "RENAMED"))
+    page.evaluate("document.querySelector('form[data-seal]').dataset.envelopeField = 'renamed_envelope'")
+    with page.expect_navigation():
+        page.locator("form[data-seal] button[type=submit]").click()
+    assert field_names(posted[-1]) == {"csrf_token", "renamed_envelope"}  # the server refuses it: no envelope
     page.close()
 
 

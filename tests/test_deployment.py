@@ -68,7 +68,7 @@ def test_the_wheel_serves_every_page_in_five_languages(deployment, keys_for_the_
                 "ru": "Перейти",
             }
             assert skip[lang] in home, lang
-        for path in ("/static/style.css", "/static/seal.js"):
+        for path in ("/static/style.css", "/static/seal-format.js", "/static/seal.js"):
             assert fetch(url + path)[0] == 200
         assert fetch(f"{url}/en/no-such-page")[0] == 404
     finally:

@@ -295,6 +295,4 @@ def test_fuzz_mutated_bundles_never_crash_or_escape(tmp_path_factory, edits, cut
     path.write_bytes(bytes(data[: max(cut, 1)]) if cut % 3 == 0 else bytes(data))
     report = decrypt_bundle(path, Keyring((_FUZZ_GEN,)), base / "out")
     assert report.written + len(report.failures) >= 1
-    assert tree(base) == sorted(
-        ["bundle.bin", "out", *[p for p in tree(base) if p.startswith("out/")]]
-    )
+    assert tree(base) == sorted(["bundle.bin", "out", *[p for p in tree(base) if p.startswith("out/")]])

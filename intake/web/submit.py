@@ -1,7 +1,10 @@
 """Accepting a sealed form: what the page needs to seal it, the limits, and storing it or saying why not."""
 
 import base64
+import functools
 import json
+import sys
+import unicodedata
 
 from flask import g, render_template, request
 from flask_babel import gettext as _
@@ -14,10 +17,29 @@ from intake.web.app import services
 from intake.web.forms import EnvelopeForm
 
 LOOKALIKES_JSON = json.dumps(refcode.LOOKALIKES, ensure_ascii=False)  # a constant: encoded once
+ENVELOPE_FIELD = "envelope"  # EnvelopeForm's field: the body Envelope a browser sealed, base64url
+
+
+def part_names(form) -> dict:
+    """The names of a sealed form's parts, for the page and its script: defined once, here."""
+    return {
+        "token": form.meta.csrf_field_name,
+        "envelope": ENVELOPE_FIELD,
+        "files": uploads.FIELD,
+        "sealed_files": uploads.SEALED_FIELD,
+    }
+
+
+@functools.cache
+def digits_json() -> str:
+    """The first code point of every run of ten decimal digits that int(), and so WholeNumber, reads
+    with this Python's Unicode data: seal.js reads numbers with the server's digits, not its own."""
+    zeros = [p for p in range(sys.maxunicode + 1) if unicodedata.decimal(chr(p), None) == 0]
+    return json.dumps(zeros, separators=(",", ":"))
 
 
 def seal_context(form) -> dict:
-    """What seal.js needs on the form: key, kind, rules, look-alikes, messages in this language."""
+    """What seal.js needs on the form: key, kind, rules, tables, part names, messages in this language."""
     key = services().public_key
     limits = upload_limits()
     messages = {
@@ -48,7 +70,9 @@ def seal_context(form) -> dict:
         "kind": form.KIND,
         "rules": json.dumps(form.rules(), ensure_ascii=False),
         "lookalikes": LOOKALIKES_JSON,
+        "digits": digits_json(),
         "messages": json.dumps(messages, ensure_ascii=False),
+        "names": part_names(form),
     }
 
 
@@ -110,7 +134,9 @@ def accept_envelope(form_class, template: str):
     """A request the browser sealed: accept it only alone, well formed, for the current key."""
     blank = form_class(formdata=None)
     form = EnvelopeForm()
-    if set(request.form) - {"csrf_token", "envelope"} or set(request.files) - {uploads.SEALED_FIELD}:
+    names = part_names(form)
+    texts, files = {names["token"], names["envelope"]}, {names["sealed_files"]}
+    if set(request.form) - texts or set(request.files) - files:
         # Plaintext beside an envelope means the page's script was bypassed or broken.
         return render_form(
             template,
@@ -131,7 +157,7 @@ def accept_envelope(form_class, template: str):
         )
     key = services().public_key
     try:
-        data = form.envelope.data or ""
+        data = form[ENVELOPE_FIELD].data or ""
         sealed = base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_", validate=True)
         stale = envelope.envelope_key_id(sealed, envelope.KIND_BODY) != envelope.key_id(bytes(key))
     except (ValueError, envelope.FormatError):
@@ -173,7 +199,7 @@ def accept_envelope(form_class, template: str):
 
 def sealed_form_page(form_class, template: str):
     """Show a form; on a valid POST seal it, store it, and only then show the code."""
-    if request.method == "POST" and "envelope" in request.form:
+    if request.method == "POST" and ENVELOPE_FIELD in request.form:
         return accept_envelope(form_class, template)
     form = form_class()
     if request.method == "GET":

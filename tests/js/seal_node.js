@@ -1,23 +1,14 @@
-// Run the browser's sealing code under Node, as a page would load it (tests/test_browser_seal.py).
-// Reads {publicKey, keyId, payloads, codes, texts, numbers} as JSON on stdin; writes results.
+// Run the browser's format code under Node, as a page loads it (tests/test_browser_seal.py).
+// Reads {publicKey, keyId, payloads, codes, texts, numbers, digits} as JSON on stdin; writes results.
 "use strict";
 const fs = require("fs");
-const path = require("path");
-const vm = require("vm");
+const { loadPage } = require("./page");
 
-const statics = path.join(__dirname, "..", "..", "intake", "static");
-const page = { crypto: require("crypto").webcrypto, TextEncoder, btoa, Uint8Array, DataView };
-page.self = page;
-page.window = page;
-vm.createContext(page);
-for (const file of ["vendor/tweetnacl-1.0.3/nacl-fast.min.js",
-                    "vendor/tweetnacl-sealedbox-js-1.2.0/sealedbox.web.js", "seal.js"]) {
-  vm.runInContext(fs.readFileSync(path.join(statics, file), "utf8"), page, { filename: file });
-}
+const page = loadPage();
 const input = JSON.parse(fs.readFileSync(0, "utf8"));
 const bytes = (hex) => Uint8Array.from(Buffer.from(hex, "hex"));
 const hex = (array) => Buffer.from(array).toString("hex");
-const api = page.intakeSeal;
+const api = page.intakeFormat;
 const pk = bytes(input.publicKey), kid = bytes(input.keyId);
 let badKey = null;
 try { api.seal(input.payloads[0], pk, bytes("0000000000000000")); } catch (e) { badKey = e.message; }
@@ -26,7 +17,7 @@ process.stdout.write(JSON.stringify({
   frames: input.payloads.map((p) => hex(api.buildFrame(p, kid))),
   codes: input.codes.map((c) => api.normaliseCode(c, input.lookalikes)),
   texts: input.texts.map(api.clean),
-  numbers: input.numbers.map((n) => api.wholeNumber(n, 1000000)),
+  numbers: input.numbers.map((n) => api.wholeNumber(n, 1000000, input.digits)),
   badKey,
   streams: (input.streams || []).map((s) => Buffer.concat(api.sealStream(bytes(s.data), bytes(s.key))).toString("hex")),
   padme: (input.lengths || []).map(api.padme),
