@@ -68,8 +68,12 @@ def _code(url: str) -> str:
 
 
 def _wrk(url: str, script: Path, seconds: int) -> tuple[float, str, str]:
-    out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s", str(script), url],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
@@ -96,14 +100,23 @@ def run(seconds: int) -> list[tuple[str, str, str]]:
         generation = Generation.new()
         keyfiles.write_public_keys(Path(tmp) / "keys", generation.box.public_key, generation.sign.verify_key)
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
-        env |= {"INTAKE_CONFIG": os.devnull, "INTAKE_DATA_DIR": f"{tmp}/data", "INTAKE_KEYS_DIR": f"{tmp}/keys",
-                # Throughput, not flood control, is measured here.
-                "INTAKE_SUBMISSIONS_PER_MINUTE": "100000", "INTAKE_LOOKUPS_PER_MINUTE": "1000000",
-                "INTAKE_MIN_FREE_MB": "0", "INTAKE_QUOTA_MB": "100000"}  # fmt: skip
+        env |= {
+            "INTAKE_CONFIG": os.devnull,
+            "INTAKE_DATA_DIR": f"{tmp}/data",
+            "INTAKE_KEYS_DIR": f"{tmp}/keys",
+            # Throughput, not flood control, is measured here.
+            "INTAKE_SUBMISSIONS_PER_MINUTE": "100000",
+            "INTAKE_LOOKUPS_PER_MINUTE": "1000000",
+            "INTAKE_MIN_FREE_MB": "0",
+            "INTAKE_QUOTA_MB": "100000",
+        }
         answers = filled("individual", "bench")
         # What seal.js posts: the token and the envelope (base64url), nothing else.
-        body = item.seal_body({"form": "individual", "lang": "en", "fields": answers},
-                              generation.box.public_key, envelope.ORIGIN_BROWSER)  # fmt: skip
+        body = item.seal_body(
+            {"form": "individual", "lang": "en", "fields": answers},
+            generation.box.public_key,
+            envelope.ORIGIN_BROWSER,
+        )
         sealed = {"envelope": base64.urlsafe_b64encode(body).decode().rstrip("=")}
         results = {}
         runs = (

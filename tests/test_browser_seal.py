@@ -10,6 +10,7 @@ import pytest
 
 from intake.formats import envelope, item, refcode
 from intake.formats.envelope import KIND_BODY, ORIGIN_BROWSER, Frame
+from intake.formats.payload import encode_json
 from intake.web import submit
 from intake.web.fields import clean
 
@@ -44,8 +45,13 @@ def test_no_eval_or_webassembly_in_what_the_page_loads():
 def run_node(request: dict) -> dict:
     if NODE is None:
         pytest.fail("node is required for the browser-format tests (apt-get install nodejs)")
-    result = subprocess.run([NODE, ROOT / "tests" / "js" / "seal_node.js"], input=json.dumps(request),
-                            capture_output=True, text=True, check=True)  # fmt: skip
+    result = subprocess.run(
+        [NODE, ROOT / "tests" / "js" / "seal_node.js"],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout)
 
 
@@ -58,22 +64,32 @@ def test_node_seals_what_pynacl_opens_and_frames_match_byte_for_byte(generation)
     ]
     payloads.append({"form": "feedback", "lang": "ar", "fields": {"message": '𝄞\n\t"quote" \\ / é', "x": ""}})
     biggest = {"form": "feedback", "lang": "ru", "fields": {"message": ""}}
-    biggest["fields"]["message"] = "ж" * (
-        (envelope.MAX_PAYLOAD[KIND_BODY] - len(item.encode_json(biggest))) // 2
-    )
+    biggest["fields"]["message"] = "ж" * ((envelope.MAX_PAYLOAD[KIND_BODY] - len(encode_json(biggest))) // 2)
     payloads.append(biggest)
     codes = [refcode.make() for _ in range(5)]
-    typed = [c.lower() for c in codes] + ["\u2066" + refcode.display(codes[0]) + "\u2069", codes[1][:-1] + "U",
-             "оl23" + codes[2][4:]]  # fmt: skip
+    typed = [c.lower() for c in codes] + [
+        "\u2066" + refcode.display(codes[0]) + "\u2069",
+        codes[1][:-1] + "U",
+        "оl23" + codes[2][4:],
+    ]
     texts = ["  a\r\nb\rc\x00d\x1fe\u00a0 ", "e\u0301", "\ufefftab\t", "\u3000x\u2028"]
     numbers = ["3 000", "٣٠٠٠", "۱۲", "1.000.000", "1000001", "three", "-5", "+7"]
-    out = run_node({"publicKey": pub.hex(), "keyId": kid.hex(), "payloads": payloads, "codes": typed,
-                    "texts": texts, "numbers": numbers, "lookalikes": refcode.LOOKALIKES,
-                    "digits": json.loads(submit.digits_json())})  # fmt: skip
+    out = run_node(
+        {
+            "publicKey": pub.hex(),
+            "keyId": kid.hex(),
+            "payloads": payloads,
+            "codes": typed,
+            "texts": texts,
+            "numbers": numbers,
+            "lookalikes": refcode.LOOKALIKES,
+            "digits": json.loads(submit.digits_json()),
+        }
+    )
 
     keys = {kid: generation.box}
     for payload, envelope_hex, frame_hex in zip(payloads, out["envelopes"], out["frames"], strict=True):
-        python_frame = Frame(KIND_BODY, ORIGIN_BROWSER, kid, item.encode_json(payload)).to_bytes()
+        python_frame = Frame(KIND_BODY, ORIGIN_BROWSER, kid, encode_json(payload)).to_bytes()
         assert bytes.fromhex(frame_hex) == python_frame
         sealed = bytes.fromhex(envelope_hex)
         assert len(sealed) == envelope.ENVELOPE_SIZES[KIND_BODY]
@@ -102,8 +118,19 @@ def test_node_and_python_seal_attachment_streams_identically():
     streams = []
     for n in [0, 1, 65536, 65537, 200_000]:
         streams.append({"data": os.urandom(n).hex(), "key": os.urandom(32).hex()})
-    out = run_node({"publicKey": "00" * 32, "keyId": "00" * 8, "payloads": [], "codes": [], "texts": [],
-                    "numbers": [], "lookalikes": {}, "streams": streams, "lengths": lengths})  # fmt: skip
+    out = run_node(
+        {
+            "publicKey": "00" * 32,
+            "keyId": "00" * 8,
+            "payloads": [],
+            "codes": [],
+            "texts": [],
+            "numbers": [],
+            "lookalikes": {},
+            "streams": streams,
+            "lengths": lengths,
+        }
+    )
     assert out["padme"] == [stream.padme(n) for n in lengths]
     for given, sealed_hex in zip(streams, out["streams"], strict=True):
         data, key = bytes.fromhex(given["data"]), bytes.fromhex(given["key"])
@@ -149,8 +176,7 @@ def test_a_browser_envelope_is_stored_like_any_other(
         client, "fr", "feedback", envelope=envelope_for(payload, generation.box.public_key)
     )
     assert response.status_code == 200 and 'class="code"' in response.text
-    plain = post_envelope(client, "fr", "feedback", **payload["fields"],
-                          contact_language="fr")  # fmt: skip
+    plain = post_envelope(client, "fr", "feedback", **payload["fields"], contact_language="fr")
     assert plain.status_code == 200
     sizes = {
         os.path.getsize(os.path.join(site["INTAKE_DATA_DIR"], "dropbox", n)) for n in dropbox_files(site)

@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 from wtforms.validators import ValidationError
 
-from intake.formats import envelope, item, refcode, stream
+from intake.formats import envelope, refcode, stream
+from intake.formats.payload import check_payload
 from intake.web import fields, submit, uploads
 from intake.web.forms import FeedbackForm
 from intake.web.support_forms import IndividualForm, OrganisationForm
@@ -41,8 +42,13 @@ class Page:
     """seal-format.js in one Node process, loaded as the page loads it; asked many questions."""
 
     def __init__(self):
-        self.process = subprocess.Popen([NODE, ROOT / "tests" / "js" / "validators_node.js"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, encoding="utf-8")  # fmt: skip
+        self.process = subprocess.Popen(
+            [NODE, ROOT / "tests" / "js" / "validators_node.js"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
 
     def ask(self, op: str, **request):
         self.process.stdin.write(json.dumps({"op": op, **request}) + "\n")
@@ -170,10 +176,32 @@ def test_every_code_point_is_read_alike_in_numbers_and_cleaning(page):
 # Text: what cleaning changes (line ends, controls, spaces at either end, NFC) and what UTF-16
 # counts differently from Python (astral characters), at lengths around the limits.
 KNOWN = st.characters(exclude_categories=("Cs", "Cn"))
-PIECES = st.sampled_from([
-    "a", "\U0001e900", "𝄞", "e\u0301", "e\u0323\u0302", "\u1100\u1161\u11a8", "\r\n", "\r", "\n",
-    " ", "\u3000", "\x85", "\x00", "\x1f", "\u200b", "\ufeff", "\u0301", "ệ", "\U0002f800",
-]) | KNOWN  # fmt: skip
+PIECES = (
+    st.sampled_from(
+        [
+            "a",
+            "\U0001e900",
+            "𝄞",
+            "e\u0301",
+            "e\u0323\u0302",
+            "\u1100\u1161\u11a8",
+            "\r\n",
+            "\r",
+            "\n",
+            " ",
+            "\u3000",
+            "\x85",
+            "\x00",
+            "\x1f",
+            "\u200b",
+            "\ufeff",
+            "\u0301",
+            "ệ",
+            "\U0002f800",
+        ]
+    )
+    | KNOWN
+)
 TEXT = st.lists(PIECES, max_size=30).map("".join)
 
 
@@ -202,8 +230,26 @@ def test_lengths_and_cleaning_are_alike(page, text):
 LOOKALIKE = {}
 for _typed, _symbol in refcode.LOOKALIKES.items():
     LOOKALIKE.setdefault(_symbol, []).append(_typed)
-SEPARATING = [" ", "-", "\u2010", "\u2011", "\u2013", "\u2014", "\u2212", "\u00ad", "\u200b", "\u200f", "\u2066", "\u2069",
-              "\u3000", "_", "\t", "\n", ".", "/"]  # fmt: skip
+SEPARATING = [
+    " ",
+    "-",
+    "\u2010",
+    "\u2011",
+    "\u2013",
+    "\u2014",
+    "\u2212",
+    "\u00ad",
+    "\u200b",
+    "\u200f",
+    "\u2066",
+    "\u2069",
+    "\u3000",
+    "_",
+    "\t",
+    "\n",
+    ".",
+    "/",
+]
 
 
 SAMPLE_CODE = "0123456789ABCDEFGHJ" + refcode.check_symbol("0123456789ABCDEFGHJ")
@@ -235,8 +281,12 @@ def typed_codes(draw):
 
 
 # Invisible marks and separators in front of a code, up to and past refcode.normalise's limit.
-PADDED_CODES = st.builds(lambda mark, n, code: mark * n + code, st.sampled_from(["\u200b", " ", "-", "\u2066"]),
-                         st.integers(170, 190), typed_codes())  # fmt: skip
+PADDED_CODES = st.builds(
+    lambda mark, n, code: mark * n + code,
+    st.sampled_from(["\u200b", " ", "-", "\u2066"]),
+    st.integers(170, 190),
+    typed_codes(),
+)
 
 
 @ENOUGH
@@ -260,13 +310,26 @@ def posted(text: str) -> str:
 def test_lone_surrogates_are_cleaned_as_a_form_post_sends_them(page, text):
     [browser] = page.ask("clean", cases=[text])  # JSON carries the halves to Node as \ud83d escapes
     assert browser["cleaned"] == fields.clean(posted(text))
-    assert item.check_payload({"form": "feedback", "lang": "en", "fields": {"message": browser["cleaned"]}})
+    assert check_payload({"form": "feedback", "lang": "en", "fields": {"message": browser["cleaned"]}})
 
 
 # Files: their names are cleaned like answers and cut to uploads.MAX_NAME; their declared types
 # are kept only when they look like one.
-TYPES = st.sampled_from(["image/jpeg", "Image/PNG; charset=x", " text/plain ", "application/vnd.oasis.opendocument.text",
-                         "", "x", "a/b/c", "\ufeffimage/png", "image/\u212aa", "\x85text/plain", "\u3000a/b"])  # fmt: skip
+TYPES = st.sampled_from(
+    [
+        "image/jpeg",
+        "Image/PNG; charset=x",
+        " text/plain ",
+        "application/vnd.oasis.opendocument.text",
+        "",
+        "x",
+        "a/b/c",
+        "\ufeffimage/png",
+        "image/\u212aa",
+        "\x85text/plain",
+        "\u3000a/b",
+    ]
+)
 
 
 @ENOUGH

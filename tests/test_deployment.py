@@ -32,10 +32,16 @@ def keys_for_the_server(tmp_path):
     """The secretariat's keygen, as docs/secretariat.md says: its public keys, to be copied with `cp`."""
     passfile = tmp_path / "pass.txt"
     passfile.write_text(PASSPHRASE)
-    subprocess.run([OFFLINE, "keygen", "--out", tmp_path / "secretariat", "--passphrase-file", passfile],
-                   check=True, capture_output=True)  # fmt: skip
-    return {"dir": tmp_path / "secretariat", "keyring": tmp_path / "secretariat" / "secretariat.keyring",
-            "pass": passfile}  # fmt: skip
+    subprocess.run(
+        [OFFLINE, "keygen", "--out", tmp_path / "secretariat", "--passphrase-file", passfile],
+        check=True,
+        capture_output=True,
+    )
+    return {
+        "dir": tmp_path / "secretariat",
+        "keyring": tmp_path / "secretariat" / "secretariat.keyring",
+        "pass": passfile,
+    }
 
 
 def test_the_wheel_serves_every_page_in_five_languages(deployment, keys_for_the_server):
@@ -44,10 +50,16 @@ def test_the_wheel_serves_every_page_in_five_languages(deployment, keys_for_the_
     for key in (keys_for_the_server["dir"] / "keys").iterdir():
         shutil.copy(key, site / "keys")
     port = free_port()
-    env = {"PATH": "/usr/bin:/bin", "INTAKE_DATA_DIR": str(site / "data"), "INTAKE_KEYS_DIR": str(site / "keys"),
-           "INTAKE_BIND": f"127.0.0.1:{port}", "INTAKE_CONFIG": os.devnull}  # fmt: skip
-    proc = subprocess.Popen([deployment / "venv" / "bin" / "intake", "serve"], env=env, cwd=site,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "INTAKE_DATA_DIR": str(site / "data"),
+        "INTAKE_KEYS_DIR": str(site / "keys"),
+        "INTAKE_BIND": f"127.0.0.1:{port}",
+        "INTAKE_CONFIG": os.devnull,
+    }
+    proc = subprocess.Popen(
+        [deployment / "venv" / "bin" / "intake", "serve"], env=env, cwd=site, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(url + "/", proc)
@@ -79,8 +91,9 @@ def test_the_wheel_serves_every_page_in_five_languages(deployment, keys_for_the_
 def run_as_root(deployment, settings, *args):
     """An operator's command typed in a root shell, with nothing but the settings file named."""
     env = {"PATH": "/usr/bin:/bin", "INTAKE_CONFIG": str(settings)}
-    return subprocess.run([deployment / "venv" / "bin" / "intake", *map(str, args)], env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [deployment / "venv" / "bin" / "intake", *map(str, args)], env=env, capture_output=True, text=True
+    )
 
 
 def test_a_service_account_with_copied_keys_and_root_commands_answers_every_lookup(
@@ -123,15 +136,39 @@ def test_a_service_account_with_copied_keys_and_root_commands_answers_every_look
         export = run_as_root(deployment, settings, "export", "--out", base / "usb" / "export.bin")
         assert export.returncode == 0 and "exported 3 entries" in export.stdout, export.stderr
         out = tmp_path / "requests"
-        subprocess.run([OFFLINE, "decrypt", base / "usb" / "export.bin", "--keyring", keys_for_the_server["keyring"],
-                        "--passphrase-file", keys_for_the_server["pass"], "--out", out], check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                OFFLINE,
+                "decrypt",
+                base / "usb" / "export.bin",
+                "--keyring",
+                keys_for_the_server["keyring"],
+                "--passphrase-file",
+                keys_for_the_server["pass"],
+                "--out",
+                out,
+            ],
+            check=True,
+            capture_output=True,
+        )
         decide(
             out / "decisions.csv", {codes[0]: ("accepted", "Nous vous écrirons."), codes[1]: ("closed", "")}
         )
-        subprocess.run([OFFLINE, "reply", out, "--keyring", keys_for_the_server["keyring"], "--passphrase-file",
-                        keys_for_the_server["pass"], "--out", base / "usb" / "return.bin"], check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                OFFLINE,
+                "reply",
+                out,
+                "--keyring",
+                keys_for_the_server["keyring"],
+                "--passphrase-file",
+                keys_for_the_server["pass"],
+                "--out",
+                base / "usb" / "return.bin",
+            ],
+            check=True,
+            capture_output=True,
+        )
         imported = run_as_root(deployment, settings, "import", base / "usb" / "return.bin")
         assert imported.returncode == 0, imported.stderr
 
@@ -191,8 +228,9 @@ def test_the_shipped_unit_and_settings_file_are_valid(deployment, service_accoun
     (tmp_path / "intake.service").write_text(
         here.replace("User=intake\n", f"User={service_account.pw_name}\n")
     )
-    result = subprocess.run(["systemd-analyze", "verify", tmp_path / "intake.service"], capture_output=True,
-                            text=True)  # fmt: skip
+    result = subprocess.run(
+        ["systemd-analyze", "verify", tmp_path / "intake.service"], capture_output=True, text=True
+    )
     assert result.returncode == 0 and "intake.service" not in result.stderr, result.stderr
     cfg = settings.load({"INTAKE_CONFIG": str(ROOT / "deploy" / "intake.env.sample")})
     assert cfg.data_dir == Path("/var/lib/intake") and cfg.keys_dir == Path("/etc/intake/keys")

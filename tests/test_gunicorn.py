@@ -26,8 +26,12 @@ def test_every_form_in_every_language_under_gunicorn(server, tmp_path, keyring, 
             sent[code] = (lang, form, answers)
 
     bundle = tmp_path / "export.bin"
-    subprocess.run([Path(sys.executable).parent / "intake", "export", "--out", bundle],
-                   env=server["env"], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [Path(sys.executable).parent / "intake", "export", "--out", bundle],
+        env=server["env"],
+        check=True,
+        capture_output=True,
+    )
     report = decrypt_bundle(bundle, keyring, tmp_path / "read")
     assert report.ok and report.written == len(sent) == 15
     import json

@@ -94,8 +94,9 @@ def test_every_lookup_answer_has_one_length_on_the_wire(client, site, generation
         return_bundle.ReturnBundle(1, "2026-11-21", tuple(updates), ()), generation.sign
     )
     data_dir = site["INTAKE_DATA_DIR"]
-    importer.import_bundle(bundle, generation.sign.verify_key, data_dir, DropBox(Path(data_dir) / "dropbox"),
-                           statuses_of(site))  # fmt: skip
+    importer.import_bundle(
+        bundle, generation.sign.verify_key, data_dir, DropBox(Path(data_dir) / "dropbox"), statuses_of(site)
+    )
     unknown = refcode.display(refcode.make())
     mistyped = codes["received"][:-1] + ("0" if codes["received"][-1] != "0" else "1")
     assert long_message in lookup(client, lang, codes["long"]).text  # the message is really shown
@@ -105,8 +106,11 @@ def test_every_lookup_answer_has_one_length_on_the_wire(client, site, generation
 def test_malformed_requests_are_logged_by_kind_never_with_what_was_sent(server):
     host, port = server["url"].removeprefix("http://").split(":")
     secret = "QUERYMARK" + os.urandom(4).hex()
-    for request in (f"GET /en/status?code={secret}\r\n\r\n", f"GET /en/?{secret} HTTP/1.1 extra\r\n\r\n",
-                    f"GET /en/ HTTP/1.1\r\n{secret} header\r\n\r\n"):  # fmt: skip
+    for request in (
+        f"GET /en/status?code={secret}\r\n\r\n",
+        f"GET /en/?{secret} HTTP/1.1 extra\r\n\r\n",
+        f"GET /en/ HTTP/1.1\r\n{secret} header\r\n\r\n",
+    ):
         with socket.create_connection((host, int(port))) as raw:
             raw.sendall(request.encode("latin-1"))
             raw.recv(1000)

@@ -85,18 +85,45 @@ def test_decrypt_exit_status_and_reports(tmp_path, secretariat, passfile):
     broken[-5] ^= 0xFF
     bundle = tmp_path / "export.bin"
     ids = write_bundle(bundle, [good, bytes(broken)])
-    result = run("decrypt", bundle, "--keyring", out / "secretariat.keyring", "--out", tmp_path / "read",
-                 "--passphrase-file", passfile, check_status=1)  # fmt: skip
+    result = run(
+        "decrypt",
+        bundle,
+        "--keyring",
+        out / "secretariat.keyring",
+        "--out",
+        tmp_path / "read",
+        "--passphrase-file",
+        passfile,
+        check_status=1,
+    )
     assert f"FAILED item 2 ({ids[1].hex()}): does not decrypt" in result.stderr
     assert "1 new requests, 0 already decrypted, 1 failed" in result.stdout
     assert "decrypting: 100%" in result.stderr
     write_bundle(bundle, [good])
-    result = run("decrypt", bundle, "--keyring", out / "secretariat.keyring", "--out", tmp_path / "read",
-                 "--passphrase-file", passfile, check_status=0)  # fmt: skip
+    result = run(
+        "decrypt",
+        bundle,
+        "--keyring",
+        out / "secretariat.keyring",
+        "--out",
+        tmp_path / "read",
+        "--passphrase-file",
+        passfile,
+        check_status=0,
+    )
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("not the passphrase at all", encoding="utf-8")
-    result = run("decrypt", bundle, "--keyring", out / "secretariat.keyring", "--out", tmp_path / "r2",
-                 "--passphrase-file", wrong, check_status=2)  # fmt: skip
+    result = run(
+        "decrypt",
+        bundle,
+        "--keyring",
+        out / "secretariat.keyring",
+        "--out",
+        tmp_path / "r2",
+        "--passphrase-file",
+        wrong,
+        check_status=2,
+    )
     assert result.stderr.strip() == "intake-offline: wrong passphrase, or the keyring is damaged"
     assert "Traceback" not in result.stderr
 
@@ -105,8 +132,17 @@ def test_rotation_keeps_old_items_readable(tmp_path, secretariat, passfile):
     out, _ = secretariat
     keyring_path = out / "secretariat.keyring"
     old = keyring_mod.load(keyring_path, PASSPHRASE).current
-    result = run("keys", "add", "--keyring", keyring_path, "--out", tmp_path / "rotated",
-                 "--passphrase-file", passfile, check_status=0)  # fmt: skip
+    result = run(
+        "keys",
+        "add",
+        "--keyring",
+        keyring_path,
+        "--out",
+        tmp_path / "rotated",
+        "--passphrase-file",
+        passfile,
+        check_status=0,
+    )
     new_public = keyfiles.read_submission_key(tmp_path / "rotated" / "keys")
     assert envelope.fingerprint(bytes(new_public)) in result.stdout
     ring = keyring_mod.load(keyring_path, PASSPHRASE)
@@ -116,8 +152,17 @@ def test_rotation_keeps_old_items_readable(tmp_path, secretariat, passfile):
     assert f"generation 2 (current), key id {envelope.key_id(bytes(new_public)).hex()}" in listing.stdout
     bundle = tmp_path / "export.bin"
     write_bundle(bundle, [make_item(payload(), old)[1], make_item(payload(), ring.current)[1]])
-    result = run("decrypt", bundle, "--keyring", keyring_path, "--out", tmp_path / "read",
-                 "--passphrase-file", passfile, check_status=0)  # fmt: skip
+    result = run(
+        "decrypt",
+        bundle,
+        "--keyring",
+        keyring_path,
+        "--out",
+        tmp_path / "read",
+        "--passphrase-file",
+        passfile,
+        check_status=0,
+    )
     assert "2 new requests" in result.stdout
 
 
@@ -131,11 +176,29 @@ def test_every_subcommand_documents_itself(args):
 
 def test_missing_bundle_and_keyring_are_one_line_errors(tmp_path, secretariat, passfile):
     out, _ = secretariat
-    result = run("decrypt", tmp_path / "nope.bin", "--keyring", out / "secretariat.keyring",
-                 "--out", tmp_path / "read", "--passphrase-file", passfile, check_status=2)  # fmt: skip
+    result = run(
+        "decrypt",
+        tmp_path / "nope.bin",
+        "--keyring",
+        out / "secretariat.keyring",
+        "--out",
+        tmp_path / "read",
+        "--passphrase-file",
+        passfile,
+        check_status=2,
+    )
     assert result.stderr.startswith("intake-offline: no bundle at")
-    result = run("decrypt", tmp_path / "nope.bin", "--keyring", tmp_path / "none.keyring",
-                 "--out", tmp_path / "read", "--passphrase-file", passfile, check_status=2)  # fmt: skip
+    result = run(
+        "decrypt",
+        tmp_path / "nope.bin",
+        "--keyring",
+        tmp_path / "none.keyring",
+        "--out",
+        tmp_path / "read",
+        "--passphrase-file",
+        passfile,
+        check_status=2,
+    )
     assert "cannot read keyring" in result.stderr
     assert not Path(tmp_path / "read").exists() or not os.listdir(tmp_path / "read")
 
@@ -151,12 +214,42 @@ def test_everything_the_tool_writes_is_for_its_owner_alone(tmp_path, passfile):
     sent = made([b"photo", b"%PDF-1.4"], names=["a.jpg", "b.pdf"], generation=generation)
     write_entries(tmp_path / "export.bin", honest_entries(os.urandom(16), sent))
     read = tmp_path / "read"
-    run("decrypt", tmp_path / "export.bin", "--keyring", keyring_path, "--out", read,
-        "--passphrase-file", passfile, check_status=0, umask=0o022)  # fmt: skip
-    run("reply", read, "--keyring", keyring_path, "--out", tmp_path / "return.bin",
-        "--passphrase-file", passfile, check_status=0, umask=0o022)  # fmt: skip
-    run("keys", "add", "--keyring", keyring_path, "--out", tmp_path / "rotation",
-        "--passphrase-file", passfile, check_status=0, umask=0o022)  # fmt: skip
+    run(
+        "decrypt",
+        tmp_path / "export.bin",
+        "--keyring",
+        keyring_path,
+        "--out",
+        read,
+        "--passphrase-file",
+        passfile,
+        check_status=0,
+        umask=0o022,
+    )
+    run(
+        "reply",
+        read,
+        "--keyring",
+        keyring_path,
+        "--out",
+        tmp_path / "return.bin",
+        "--passphrase-file",
+        passfile,
+        check_status=0,
+        umask=0o022,
+    )
+    run(
+        "keys",
+        "add",
+        "--keyring",
+        keyring_path,
+        "--out",
+        tmp_path / "rotation",
+        "--passphrase-file",
+        passfile,
+        check_status=0,
+        umask=0o022,
+    )
 
     written = [secretariat, read, tmp_path / "rotation", tmp_path / "return.bin"]
     for top in written:

@@ -17,8 +17,11 @@ def test_offline_tool_in_a_venv_with_only_pynacl(tmp_path):
     venv.create(env_dir, with_pip=True)
     py, pip = env_dir / "bin" / "python", [env_dir / "bin" / "python", "-m", "pip", "-q"]
     # As docs/secretariat.md does it: the wheel is built on a connected machine, installed here alone.
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", ROOT, "-w", tmp_path / "wheels"],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", ROOT, "-w", tmp_path / "wheels"],
+        check=True,
+        capture_output=True,
+    )
     [wheel] = (tmp_path / "wheels").glob("intake-*.whl")
     subprocess.run([*pip, "install", f"pynacl=={nacl.__version__}"], check=True)
     subprocess.run([*pip, "install", "--no-deps", wheel], check=True)
@@ -39,8 +42,11 @@ def test_offline_tool_in_a_venv_with_only_pynacl(tmp_path):
     passfile = tmp_path / "pass.txt"
     passfile.write_text(PASSPHRASE, encoding="utf-8")
     tool = env_dir / "bin" / "intake-offline"
-    subprocess.run([tool, "keygen", "--out", tmp_path / "s", "--passphrase-file", passfile], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [tool, "keygen", "--out", tmp_path / "s", "--passphrase-file", passfile],
+        check=True,
+        capture_output=True,
+    )
 
     sys.path.insert(0, str(ROOT))
     from intake.formats.keyring import load
@@ -49,10 +55,20 @@ def test_offline_tool_in_a_venv_with_only_pynacl(tmp_path):
     body = payload("ar")
     write_bundle(tmp_path / "b.bin", [make_item(body, generation)[1]])
     result = subprocess.run(
-        [tool, "decrypt", tmp_path / "b.bin", "--keyring", tmp_path / "s" / "secretariat.keyring",
-         "--out", tmp_path / "read", "--passphrase-file", passfile],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            tool,
+            "decrypt",
+            tmp_path / "b.bin",
+            "--keyring",
+            tmp_path / "s" / "secretariat.keyring",
+            "--out",
+            tmp_path / "read",
+            "--passphrase-file",
+            passfile,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert body["fields"]["threat"] in next(
         (tmp_path / "read" / "requests").glob("*/request.json")

@@ -68,15 +68,37 @@ def fresh(air_gap, tmp_path):
 def reply(air_gap, out, target):
     base = air_gap["base"]
     return subprocess.run(
-        [sys.executable, "-m", "intake.offline", "reply", out, "--keyring", base / "secretariat.keyring",
-         "--passphrase-file", base / "pass.txt", "--out", target],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "intake.offline",
+            "reply",
+            out,
+            "--keyring",
+            base / "secretariat.keyring",
+            "--passphrase-file",
+            base / "pass.txt",
+            "--out",
+            target,
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def row(request, status, message, received=None):
-    return [request["reference"], status, message, "normal", received or request["received"],
-            request["form"], request["request"]["lang"], "Atlantis", request["item"]]  # fmt: skip
+    return [
+        request["reference"],
+        status,
+        message,
+        "normal",
+        received or request["received"],
+        request["form"],
+        request["request"]["lang"],
+        "Atlantis",
+        request["item"],
+    ]
 
 
 def sent(air_gap, target) -> dict:
@@ -109,18 +131,24 @@ SAVED = [
     ("Excel, French, CSV (separateur: point-virgule)", {"sep": ";", "encoding": "cp1252"}, "21/11/2026"),
     ("Excel, Spanish, CSV UTF-8", {"sep": ";", "encoding": "utf-8", "bom": True}, "21/11/2026"),
     ("Excel, German, CSV (Trennzeichen-getrennt)", {"sep": ";", "encoding": "cp1252"}, "21.11.2026"),
-    ("LibreOffice, French, quote all text cells", {"sep": ";", "encoding": "utf-8", "newline": "\n", "quote_all": True}, None),
+    (
+        "LibreOffice, French, quote all text cells",
+        {"sep": ";", "encoding": "utf-8", "newline": "\n", "quote_all": True},
+        None,
+    ),
     ("LibreOffice, Spanish, Western Europe (Windows-1252)", {"sep": ";", "encoding": "cp1252"}, None),
     ("LibreOffice, English, defaults", {"sep": ",", "encoding": "utf-8", "newline": "\n"}, None),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("program", "how", "date"), SAVED, ids=[s[0] for s in SAVED])
 def test_spreadsheets_files_are_read_whole(air_gap, tmp_path, program, how, date):
     out = fresh(air_gap, tmp_path)
     requests = air_gap["requests"]
-    rows = [HEADER] + [row(requests[lang], DECIDED[lang].upper() if lang == "fr" else DECIDED[lang],
-                           MESSAGES[lang], date) for lang in ("fr", "es", "ar")]  # fmt: skip
+    rows = [HEADER] + [
+        row(requests[lang], DECIDED[lang].upper() if lang == "fr" else DECIDED[lang], MESSAGES[lang], date)
+        for lang in ("fr", "es", "ar")
+    ]
     (out / "decisions.csv").write_bytes(spreadsheet(rows, **how))
     result = reply(air_gap, out, tmp_path / "return.bin")
     assert result.returncode == 0, result.stderr
@@ -136,10 +164,16 @@ def _refusals(requests):
     fr, es = requests["fr"], requests["es"]
     good = [HEADER, row(fr, "accepted", "Merci"), row(es, "declined", "")]
     excel = {"sep": ";", "encoding": "cp1252"}
-    yield "status column deleted", spreadsheet([r[:1] + r[2:] for r in good], **excel), \
-        "row 1: the column 'status' is missing"  # fmt: skip
-    yield "a translated header", spreadsheet([["Référence", *HEADER[1:]], *good[1:]], **excel), \
-        "row 1: unknown column 'référence'"  # fmt: skip
+    yield (
+        "status column deleted",
+        spreadsheet([r[:1] + r[2:] for r in good], **excel),
+        "row 1: the column 'status' is missing",
+    )
+    yield (
+        "a translated header",
+        spreadsheet([["Référence", *HEADER[1:]], *good[1:]], **excel),
+        "row 1: unknown column 'référence'",
+    )
     yield "no header", spreadsheet(good[1:], **excel), "row 1: the header is not understood"
     yield (
         "tab-separated",
@@ -149,23 +183,41 @@ def _refusals(requests):
     unquoted = spreadsheet(good, **excel).replace(b"Merci", b"Merci; au revoir")
     yield "a separator typed outside quotes", unquoted, "row 2: 10 fields, but the header has 9"
     yield "a stray quote", spreadsheet(good, **excel).replace(b";Merci;", b';"Merci" x;'), "row 2: "
-    yield "neither UTF-8 nor Windows-1252", spreadsheet(good, **excel).replace(b"Merci", b"Merci \x81"), \
-        "line 2: neither UTF-8 nor Windows-1252"  # fmt: skip
+    yield (
+        "neither UTF-8 nor Windows-1252",
+        spreadsheet(good, **excel).replace(b"Merci", b"Merci \x81"),
+        "line 2: neither UTF-8 nor Windows-1252",
+    )
     russian = [HEADER, row(fr, "declined", "К сожалению, мы не можем поддержать этот запрос.")]
-    yield "Russian saved as Windows-1251 (Excel, Russian)", spreadsheet(russian, sep=";", encoding="cp1251"), \
-        "row 2: the message looks like text in another script"  # fmt: skip
+    yield (
+        "Russian saved as Windows-1251 (Excel, Russian)",
+        spreadsheet(russian, sep=";", encoding="cp1251"),
+        "row 2: the message looks like text in another script",
+    )
     arabic = [HEADER, row(fr, "accepted", "?????? ??? ????? ?????")]  # what Excel keeps of Arabic in "CSV"
     yield "Arabic lost to question marks", spreadsheet(arabic, **excel), "row 2: the message looks like"
-    yield "Unicode text (UTF-16)", "\ufeff".encode("utf-16-le") + "\t".join(HEADER).encode("utf-16-le"), \
-        "saved as UTF-16"  # fmt: skip
-    yield "an item that is not a request here", spreadsheet([HEADER, [*row(fr, "accepted", "")[:-1], "1E+25"]], **excel), \
-        "row 2: the item column does not name a request"  # fmt: skip
+    yield (
+        "Unicode text (UTF-16)",
+        "\ufeff".encode("utf-16-le") + "\t".join(HEADER).encode("utf-16-le"),
+        "saved as UTF-16",
+    )
+    yield (
+        "an item that is not a request here",
+        spreadsheet([HEADER, [*row(fr, "accepted", "")[:-1], "1E+25"]], **excel),
+        "row 2: the item column does not name a request",
+    )
     copied = [HEADER, row(fr, "accepted", ""), row(es, "declined", ""), row(fr, "declined", "")]
-    yield "a row copied and decided otherwise", spreadsheet(copied, **excel), \
-        "rows 2 and 4 are for the same request and decide it differently"  # fmt: skip
+    yield (
+        "a row copied and decided otherwise",
+        spreadsheet(copied, **excel),
+        "rows 2 and 4 are for the same request and decide it differently",
+    )
     sorted_alone = [HEADER, [*row(fr, "accepted", "")[:-1], es["item"]]]
-    yield "one column sorted alone", spreadsheet(sorted_alone, **excel), \
-        "row 2: the reference code and the item belong to different requests"  # fmt: skip
+    yield (
+        "one column sorted alone",
+        spreadsheet(sorted_alone, **excel),
+        "row 2: the reference code and the item belong to different requests",
+    )
 
 
 def test_what_is_not_understood_is_refused_naming_the_row_and_nothing_is_written(air_gap, tmp_path):

@@ -40,8 +40,21 @@ def test_text_that_starts_with_a_letter_or_digit_is_left_alone(first, rest):
     assert render.defuse(first + rest) == first + rest
 
 
-COUNTRIES = [" =1+1", "\t=1", "\n=1", "\r=1", "\u00a0+1", "\u200b-1", "\ufeff@SUM(A1)", "＝1", "\u2028=1",
-             "\u3000＋1", "\u200e\u202e=1", "=\u0338", "Atlantis"]  # fmt: skip
+COUNTRIES = [
+    " =1+1",
+    "\t=1",
+    "\n=1",
+    "\r=1",
+    "\u00a0+1",
+    "\u200b-1",
+    "\ufeff@SUM(A1)",
+    "＝1",
+    "\u2028=1",
+    "\u3000＋1",
+    "\u200e\u202e=1",
+    "=\u0338",
+    "Atlantis",
+]
 
 
 def test_index_and_decisions_defuse_every_cell(tmp_path):

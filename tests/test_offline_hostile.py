@@ -157,10 +157,23 @@ def keyring_file(tmp_path_factory):
 def run_tool(bundle_path, out, keyring_file):
     ring, passfile = keyring_file
     return subprocess.run(
-        [sys.executable, "-m", "intake.offline", "decrypt", bundle_path, "--keyring", ring,
-         "--out", out, "--passphrase-file", passfile],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "intake.offline",
+            "decrypt",
+            bundle_path,
+            "--keyring",
+            ring,
+            "--out",
+            out,
+            "--passphrase-file",
+            passfile,
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

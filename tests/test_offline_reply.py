@@ -72,10 +72,24 @@ class AirGap:
         self.replies += 1
         target = self.base / f"return-{self.replies}.bin"
         result = subprocess.run(
-            [sys.executable, "-m", "intake.offline", "reply", self.out, "--keyring", self.keyring,
-             "--passphrase-file", self.base / "pass.txt", "--out", target, *map(str, flags)],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "intake.offline",
+                "reply",
+                self.out,
+                "--keyring",
+                self.keyring,
+                "--passphrase-file",
+                self.base / "pass.txt",
+                "--out",
+                target,
+                *map(str, flags),
+            ],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
         assert result.returncode == status, result.stderr
         if status:
             return None, result.stderr

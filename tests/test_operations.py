@@ -173,7 +173,7 @@ def test_a_flood_of_large_uploads_cannot_stop_a_text_request(site):
     app = create_app(
         {**site, "INTAKE_QUOTA_MB": "4", "INTAKE_TEXT_RESERVE_MB": "1", "INTAKE_MAX_ATTACHMENT_MB": "1"}
     )
-    app.extensions["intake"].storage.recount_seconds = 0
+    app.extensions["intake"].quota.recount_seconds = 0
     client = app.test_client()
     accepted = 0
     while True:

@@ -24,14 +24,28 @@ from werkzeug.test import encode_multipart
 
 from intake import create_app
 from intake.formats import refcode
+from intake.formats.payload import encode_json
 from intake.offline.decrypt import decrypt_bundle
 
 from .conftest import INTAKE, ROOT, browser, csrf_token, filled, free_port, service, snapshot
 from .test_attachments import tiny_disk  # noqa: F401 (a fixture)
 
 ROUTES = ["individual", "organisation", "feedback", "status", "followup"]
-NAMES = ["csrf_token", "envelope", "message", "urgency", "measures", "reference_code", "country", "kind",
-         "defender_name", "contact_language", "amount_eur", "on_behalf", "org_type"]  # fmt: skip
+NAMES = [
+    "csrf_token",
+    "envelope",
+    "message",
+    "urgency",
+    "measures",
+    "reference_code",
+    "country",
+    "kind",
+    "defender_name",
+    "contact_language",
+    "amount_eur",
+    "on_behalf",
+    "org_type",
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +56,23 @@ def hostile_site(tmp_path_factory):
     base = tmp_path_factory.mktemp("hostile")
     generation = Generation.new()
     keyfiles.write_public_keys(base / "keys", generation.box.public_key, generation.sign.verify_key)
-    site = {"INTAKE_DATA_DIR": str(base / "data"), "INTAKE_KEYS_DIR": str(base / "keys"),
-            "INTAKE_SECRET_KEY": "h" * 40, "INTAKE_SUBMISSIONS_PER_MINUTE": "100000"}  # fmt: skip
+    site = {
+        "INTAKE_DATA_DIR": str(base / "data"),
+        "INTAKE_KEYS_DIR": str(base / "keys"),
+        "INTAKE_SECRET_KEY": "h" * 40,
+        "INTAKE_SUBMISSIONS_PER_MINUTE": "100000",
+    }
     app = create_app(site)
     client = app.test_client()
     token = csrf_token(client.get("/en/feedback").text)
     return base / "data", client, token
 
 
-values = st.one_of(st.text(max_size=300), st.text(max_size=5).map(lambda t: t * 30000), st.binary(max_size=200).map(
-    lambda b: b.decode("latin-1")))  # fmt: skip
+values = st.one_of(
+    st.text(max_size=300),
+    st.text(max_size=5).map(lambda t: t * 30000),
+    st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -71,16 +92,22 @@ def test_every_post_route_refuses_hostile_input_cleanly(
     statuses = snapshot(data_dir / "status") if (data_dir / "status").exists() else {}
     form = [(k, v) for k, v in fields] + ([("csrf_token", token)] if with_token else [])
     if kind == "raw":  # invalid UTF-8, duplicated fields, anything
-        response = client.post(f"/{lang}/{route}", data=raw + urllib.parse.urlencode(form).encode(),
-                               content_type="application/x-www-form-urlencoded")  # fmt: skip
+        response = client.post(
+            f"/{lang}/{route}",
+            data=raw + urllib.parse.urlencode(form).encode(),
+            content_type="application/x-www-form-urlencoded",
+        )
     elif kind == "multipart":  # encoded in memory: the test client would leak a spooled temp file
         boundary, body = encode_multipart(MultiDict(form))
         response = client.post(
             f"/{lang}/{route}", data=body, content_type=f"multipart/form-data; boundary={boundary}"
         )
     else:
-        response = client.post(f"/{lang}/{route}", data=urllib.parse.urlencode(form),
-                               content_type="application/x-www-form-urlencoded")  # fmt: skip
+        response = client.post(
+            f"/{lang}/{route}",
+            data=urllib.parse.urlencode(form),
+            content_type="application/x-www-form-urlencoded",
+        )
     assert response.status_code < 500 or response.status_code == 503, response.status_code
     assert "Traceback" not in response.text
     after = snapshot(data_dir / "dropbox") if (data_dir / "dropbox").exists() else {}
@@ -176,11 +203,23 @@ def chunked(body: bytes, flaw: str, cut: int) -> bytes:
 @given(
     route=st.sampled_from(ROUTES),
     lang=st.sampled_from(["en", "ar"]),
-    flaw=st.sampled_from(["none", "bad size", "negative size", "huge size", "size too large for the data",
-                          "no CRLF after the data", "bad extension", "bad trailer", "no last chunk", "cut off"]),
+    flaw=st.sampled_from(
+        [
+            "none",
+            "bad size",
+            "negative size",
+            "huge size",
+            "size too large for the data",
+            "no CRLF after the data",
+            "bad extension",
+            "bad trailer",
+            "no last chunk",
+            "cut off",
+        ]
+    ),
     multipart=st.booleans(),
     cut=st.integers(1, 400),
-)  # fmt: skip
+)
 def test_chunked_and_malformed_chunked_bodies_are_refused_cleanly(
     hostile_server, route, lang, flaw, multipart, cut
 ):
@@ -232,7 +271,7 @@ def test_a_storage_quota_refuses_with_answers_kept_then_resumes(site, generation
     from .conftest import statuses_of
 
     app = create_app({**site, "INTAKE_QUOTA_MB": "1"})
-    app.extensions["intake"].storage.recount_seconds = 0  # see space come back at once, not in 10 s
+    app.extensions["intake"].quota.recount_seconds = 0  # see space come back at once, not in 10 s
     client = app.test_client()
     accepted = 0
     while (response := submit(client, "ar")[0]).status_code == 200:
@@ -266,8 +305,12 @@ def test_a_nearly_full_disk_refuses_then_resumes_by_itself(tiny_disk, site):  # 
 
 
 def start(env, port):
-    proc = subprocess.Popen([INTAKE, "serve"], cwd=ROOT, env={**env, "INTAKE_BIND": f"127.0.0.1:{port}"},
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [INTAKE, "serve"],
+        cwd=ROOT,
+        env={**env, "INTAKE_BIND": f"127.0.0.1:{port}"},
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
@@ -392,12 +435,18 @@ def test_killed_workers_and_master_lose_no_accepted_request(site, tmp_path, keyr
 
     assert kills >= 6 and len(received) > 20
     bundle = tmp_path / "export.bin"
-    subprocess.run([Path(sys.executable).parent / "intake", "export", "--out", bundle], env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [Path(sys.executable).parent / "intake", "export", "--out", bundle],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     report = decrypt_bundle(bundle, keyring, tmp_path / "read")
     assert report.ok, report.failures  # no half-written file was exported
-    decrypted = {json.loads(p.read_text(encoding="utf-8"))["reference"]
-                 for p in (tmp_path / "read" / "requests").glob("*/request.json")}  # fmt: skip
+    decrypted = {
+        json.loads(p.read_text(encoding="utf-8"))["reference"]
+        for p in (tmp_path / "read" / "requests").glob("*/request.json")
+    }
     assert set(received) <= decrypted  # every code a client received has its request
     assert all(refcode.normalise(code) for code in received)
 
@@ -408,7 +457,7 @@ def test_the_quota_count_survives_files_vanishing_while_it_counts(tmp_path):
     folder = tmp_path / "dropbox"
     folder.mkdir()
     (folder / "a.item").write_bytes(bytes(100))
-    storage = limits.Storage(folder, quota_bytes=10**6, min_free_bytes=0, recount_seconds=0)
+    quota = limits.Quota(folder, quota_bytes=10**6, min_free_bytes=0, recount_seconds=0)
     real_scandir = os.scandir
 
     def listing_then_vanish(path):
@@ -418,7 +467,7 @@ def test_the_quota_count_survives_files_vanishing_while_it_counts(tmp_path):
 
     os.scandir = listing_then_vanish
     try:
-        assert storage.room_for(10) is True
+        assert quota.room_for(10) is True
     finally:
         os.scandir = real_scandir
 
@@ -428,8 +477,12 @@ def longest_answers(app, route: str) -> dict:
     from intake.web.forms import FeedbackForm, FollowupForm
     from intake.web.support_forms import IndividualForm, OrganisationForm
 
-    forms = {"individual": IndividualForm, "organisation": OrganisationForm, "feedback": FeedbackForm,
-             "followup": FollowupForm}  # fmt: skip
+    forms = {
+        "individual": IndividualForm,
+        "organisation": OrganisationForm,
+        "feedback": FeedbackForm,
+        "followup": FollowupForm,
+    }
     answers = answers_for(route)
     with app.test_request_context(f"/en/{route}"):
         for rule in forms[route](formdata=None).rules():
@@ -462,14 +515,18 @@ def test_the_longest_request_fits_one_frame_at_every_setting(app):
     """The arithmetic behind the test above, so that a longer field or more files cannot slip in:
     every text answer at its limit in 4-byte characters, every choice chosen, the most files the
     settings allow with the longest names and declared types the server keeps."""
-    from intake.formats import envelope, item
+    from intake.formats import envelope
     from intake.web import uploads
     from intake.web.forms import FeedbackForm, FollowupForm
     from intake.web.support_forms import IndividualForm, OrganisationForm
 
     most_files = 20  # config.py: INTAKE_MAX_ATTACHMENTS is at most 20
-    entry = {"name": "😀" * uploads.MAX_NAME, "type": "a" * 64 + "/" + "b" * 64, "size": 200_000_000,
-             "key": "ab" * 32}  # fmt: skip
+    entry = {
+        "name": "😀" * uploads.MAX_NAME,
+        "type": "a" * 64 + "/" + "b" * 64,
+        "size": 200_000_000,
+        "key": "ab" * 32,
+    }
     with app.test_request_context("/en/individual"):
         for form_class in (IndividualForm, OrganisationForm, FeedbackForm, FollowupForm):
             fields = {}
@@ -482,4 +539,4 @@ def test_the_longest_request_fits_one_frame_at_every_setting(app):
                     fields[rule["name"]] = "😀" * rule.get("max", 40)
             files = [entry] * (most_files if getattr(form_class, "ATTACHMENTS", False) else 0)
             payload = {"form": form_class.KIND, "lang": "en", "fields": fields, "attachments": files}
-            assert len(item.encode_json(payload)) <= envelope.MAX_PAYLOAD[envelope.KIND_BODY], form_class.KIND
+            assert len(encode_json(payload)) <= envelope.MAX_PAYLOAD[envelope.KIND_BODY], form_class.KIND

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from intake.formats import refcode, return_bundle
 from intake.formats.keyring import Generation, save
+from intake.formats.return_bundle import STATUSES
 from intake.server import importer
 from intake.server.dropbox import DropBox
-from intake.server.statuses import STATUSES, Status
+from intake.server.statuses import Status
 
 from .conftest import LANGS, csrf_token, filled, snapshot, statuses_of
 
@@ -24,8 +25,9 @@ PASSPHRASE = "the secretariat's passphrase"
 
 
 def tool(name, *args, env=None):
-    return subprocess.run([BIN / name, *map(str, args)], capture_output=True, text=True, env=env,
-                          stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run(
+        [BIN / name, *map(str, args)], capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL
+    )
 
 
 @pytest.fixture
@@ -61,8 +63,17 @@ def lookup(client, lang, code):
 def export_decrypt(tmp_path, server_env, secretariat, name):
     bundle = tmp_path / f"{name}.bin"
     assert tool("intake", "export", "--out", bundle, env=server_env).returncode == 0
-    result = tool("intake-offline", "decrypt", bundle, "--keyring", secretariat["keyring"],
-                  "--passphrase-file", secretariat["pass"], "--out", tmp_path / "read")  # fmt: skip
+    result = tool(
+        "intake-offline",
+        "decrypt",
+        bundle,
+        "--keyring",
+        secretariat["keyring"],
+        "--passphrase-file",
+        secretariat["pass"],
+        "--out",
+        tmp_path / "read",
+    )
     assert result.returncode == 0, result.stderr
     return tmp_path / "read"
 
@@ -103,8 +114,17 @@ def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, s
     later = [submit(client, "en", "feedback") for _ in range(2)]  # not in the first export
 
     decide(read, {codes[lang]: (DECISIONS[lang], MESSAGES[lang]) for lang in LANGS})
-    result = tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"],
-                  "--passphrase-file", secretariat["pass"], "--out", tmp_path / "return-1.bin")  # fmt: skip
+    result = tool(
+        "intake-offline",
+        "reply",
+        read,
+        "--keyring",
+        secretariat["keyring"],
+        "--passphrase-file",
+        secretariat["pass"],
+        "--out",
+        tmp_path / "return-1.bin",
+    )
     assert result.returncode == 0, result.stderr
     assert (
         "5 status updates (0 'delivered', 5 with a message, 0 sent again), 5 items acknowledged"
@@ -114,7 +134,7 @@ def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, s
     assert result.returncode == 0, result.stderr
     assert "5 status updates, 5 acknowledged items deleted" in result.stdout
 
-    from intake.web.pages import STATUS_TEXT
+    from intake.web.lookup import STATUS_TEXT
 
     for lang in LANGS:
         page = lookup(client, lang, codes[lang].lower()).text
@@ -138,8 +158,20 @@ def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, s
     read2 = tmp_path / "second"
     bundle = tmp_path / "export-2.bin"
     assert tool("intake", "export", "--out", bundle, env=server_env).returncode == 0
-    assert tool("intake-offline", "decrypt", bundle, "--keyring", secretariat["keyring"], "--passphrase-file",
-                secretariat["pass"], "--out", read2).returncode == 0  # fmt: skip
+    assert (
+        tool(
+            "intake-offline",
+            "decrypt",
+            bundle,
+            "--keyring",
+            secretariat["keyring"],
+            "--passphrase-file",
+            secretariat["pass"],
+            "--out",
+            read2,
+        ).returncode
+        == 0
+    )
     with open(read2 / "decisions.csv", encoding="utf-8-sig") as f:
         assert {row["reference"] for row in csv.DictReader(f)} == set(later)
 
@@ -148,8 +180,20 @@ def test_follow_up_round_trip(tmp_path, app, client, site, server_env, secretari
     code = submit(client, "ar", "individual")
     read = export_decrypt(tmp_path, server_env, secretariat, "e1")
     decide(read, {code: ("more_info", MESSAGES["ar"])})
-    assert tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"], "--passphrase-file",
-                secretariat["pass"], "--out", tmp_path / "r1.bin").returncode == 0  # fmt: skip
+    assert (
+        tool(
+            "intake-offline",
+            "reply",
+            read,
+            "--keyring",
+            secretariat["keyring"],
+            "--passphrase-file",
+            secretariat["pass"],
+            "--out",
+            tmp_path / "r1.bin",
+        ).returncode
+        == 0
+    )
     assert tool("intake", "import", tmp_path / "r1.bin", env=server_env).returncode == 0
 
     page = lookup(client, "ar", code).text
@@ -157,13 +201,32 @@ def test_follow_up_round_trip(tmp_path, app, client, site, server_env, secretari
     token = csrf_token(page)
     response = client.post("/ar/followup", data={"csrf_token": token, "reference_code": code, "message": ""})
     assert response.status_code == 400 and f'value="{code}"' in response.text  # kept for the retry
-    response = client.post("/ar/followup", data={"csrf_token": token, "reference_code": code,
-                                                 "message": "تاريخ الجلسة هو ١٢ مارس", "contact_details": ""})  # fmt: skip
+    response = client.post(
+        "/ar/followup",
+        data={
+            "csrf_token": token,
+            "reference_code": code,
+            "message": "تاريخ الجلسة هو ١٢ مارس",
+            "contact_details": "",
+        },
+    )
     assert response.status_code == 200 and 'class="code"' not in response.text
 
     assert tool("intake", "export", "--out", tmp_path / "e2.bin", env=server_env).returncode == 0
-    assert tool("intake-offline", "decrypt", tmp_path / "e2.bin", "--keyring", secretariat["keyring"],
-                "--passphrase-file", secretariat["pass"], "--out", read).returncode == 0  # fmt: skip
+    assert (
+        tool(
+            "intake-offline",
+            "decrypt",
+            tmp_path / "e2.bin",
+            "--keyring",
+            secretariat["keyring"],
+            "--passphrase-file",
+            secretariat["pass"],
+            "--out",
+            read,
+        ).returncode
+        == 0
+    )
     import json
 
     requests = [json.loads(p.read_text(encoding="utf-8")) for p in (read / "requests").glob("*/request.json")]
@@ -177,7 +240,7 @@ def test_follow_up_round_trip(tmp_path, app, client, site, server_env, secretari
     # The answer reached the secretariat: the defender is no longer asked for more.
     reply_and_import(tmp_path, read, server_env, secretariat, "r2.bin")
     page = lookup(client, "ar", code).text
-    from intake.web.pages import STATUS_TEXT
+    from intake.web.lookup import STATUS_TEXT
 
     assert f"<h2>{translated(app, 'ar', STATUS_TEXT['delivered'][0])}</h2>" in page
     assert 'data-kind="followup"' not in page
@@ -195,8 +258,17 @@ def translated(app, lang: str, text) -> str:
 
 
 def reply_and_import(tmp_path, read, server_env, secretariat, name):
-    result = tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"],
-                  "--passphrase-file", secretariat["pass"], "--out", tmp_path / name)  # fmt: skip
+    result = tool(
+        "intake-offline",
+        "reply",
+        read,
+        "--keyring",
+        secretariat["keyring"],
+        "--passphrase-file",
+        secretariat["pass"],
+        "--out",
+        tmp_path / name,
+    )
     assert result.returncode == 0, result.stderr
     assert tool("intake", "import", tmp_path / name, env=server_env).returncode == 0
 
@@ -204,7 +276,7 @@ def reply_and_import(tmp_path, read, server_env, secretariat, name):
 def test_acknowledged_requests_tell_the_defender_they_reached_the_secretariat(
     tmp_path, app, client, server_env, secretariat
 ):
-    from intake.web.pages import STATUS_TEXT
+    from intake.web.lookup import STATUS_TEXT
 
     codes = {lang: submit(client, lang, "feedback" if lang == "fr" else "individual") for lang in LANGS}
     read = export_decrypt(tmp_path, server_env, secretariat, "e1")
@@ -233,8 +305,18 @@ def test_after_gets_past_a_sequence_ahead_of_the_clock(
     assert not Path(str(secretariat["keyring"]) + ".sequence").exists()  # restored without it
 
     def reply(name, *flags):
-        result = tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"],
-                      "--passphrase-file", secretariat["pass"], "--out", tmp_path / name, *flags)  # fmt: skip
+        result = tool(
+            "intake-offline",
+            "reply",
+            read,
+            "--keyring",
+            secretariat["keyring"],
+            "--passphrase-file",
+            secretariat["pass"],
+            "--out",
+            tmp_path / name,
+            *flags,
+        )
         assert result.returncode == 0, result.stderr
         return tool("intake", "import", tmp_path / name, env=server_env)
 
@@ -249,14 +331,19 @@ def test_after_gets_past_a_sequence_ahead_of_the_clock(
 
 
 def signed(generation, sequence=10, updates=(), acks=()):
-    return return_bundle.encode(return_bundle.ReturnBundle(sequence, "2026-11-21", tuple(updates), tuple(acks)),
-                          generation.sign)  # fmt: skip
+    return return_bundle.encode(
+        return_bundle.ReturnBundle(sequence, "2026-11-21", tuple(updates), tuple(acks)), generation.sign
+    )
 
 
 def hostile_bundles(generation):
     code = refcode.make()
-    update = return_bundle.Update(refcode.lookup_id(code), "accepted", "2026-11-21",
-                            return_bundle.seal_message("x", refcode.reply_key(code).public_key))  # fmt: skip
+    update = return_bundle.Update(
+        refcode.lookup_id(code),
+        "accepted",
+        "2026-11-21",
+        return_bundle.seal_message("x", refcode.reply_key(code).public_key),
+    )
     good = signed(generation, 10, [update], [os.urandom(16)])
     flipped = bytearray(good)
     flipped[40] ^= 1
@@ -328,8 +415,17 @@ def test_reply_refuses_bad_decisions_naming_the_row(tmp_path, client, server_env
             writer = csv.DictWriter(f, fieldnames=rows[0].keys())
             writer.writeheader()
             writer.writerows(rows)
-        result = tool("intake-offline", "reply", read, "--keyring", secretariat["keyring"],
-                      "--passphrase-file", secretariat["pass"], "--out", tmp_path / "r.bin")  # fmt: skip
+        result = tool(
+            "intake-offline",
+            "reply",
+            read,
+            "--keyring",
+            secretariat["keyring"],
+            "--passphrase-file",
+            secretariat["pass"],
+            "--out",
+            tmp_path / "r.bin",
+        )
         assert result.returncode == 2 and expected in result.stderr, result.stderr
         assert not (tmp_path / "r.bin").exists()
 
@@ -356,16 +452,16 @@ def test_messages_are_padded_sealed_to_the_code_and_open_only_with_it():
 
 
 def test_unknown_and_mistyped_codes_do_the_same_work(app, client, monkeypatch):
-    import intake.web.pages
+    import intake.web.lookup
 
     calls = []
     real = refcode.reply_key
-    monkeypatch.setattr(intake.web.pages.refcode, "reply_key", lambda c: calls.append(c) or real(c))
+    monkeypatch.setattr(intake.web.lookup.refcode, "reply_key", lambda c: calls.append(c) or real(c))
     known = submit(client, "en", "feedback")
     for typed in (known, refcode.display(refcode.make()), "not a code", known[:-1] + "0"):
         before = len(calls)
         with app.test_request_context("/en/status"):
-            intake.web.pages.lookup(typed)
+            intake.web.lookup.lookup(typed)
         assert len(calls) == before + 1  # a reply key is derived and a message opening tried every time
 
 
@@ -373,8 +469,13 @@ _FUZZ_KEY = Generation.new().sign
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.binary(max_size=3000), st.binary(max_size=3000).map(lambda b: return_bundle.MAGIC + bytes([1, 0, 0, 0]) + b)),
-       st.booleans())  # fmt: skip
+@given(
+    st.one_of(
+        st.binary(max_size=3000),
+        st.binary(max_size=3000).map(lambda b: return_bundle.MAGIC + bytes([1, 0, 0, 0]) + b),
+    ),
+    st.booleans(),
+)
 def test_fuzz_return_parser_only_refuses_cleanly(body, sign):
     data = body + _FUZZ_KEY.sign(return_bundle.SIGN_DOMAIN + body).signature if sign else body
     try:

@@ -134,7 +134,7 @@ def error_title(app, lang, code):
     from flask import g
     from flask_babel import refresh
 
-    from intake.web.app import error_page
+    from intake.web.errors import error_page
 
     with app.test_request_context(f"/{lang}/x"):
         g.lang = lang
@@ -146,9 +146,9 @@ def error_title(app, lang, code):
 
 @pytest.mark.parametrize("lang", LANGS[1:])
 def test_every_error_page_is_translated(app, lang):
-    from intake.web.app import ERRORS
+    from intake.web.errors import ERROR_TEXT
 
-    for code in ERRORS:
+    for code in ERROR_TEXT:
         assert error_title(app, lang, code) != error_title(app, "en", code)
 
 

@@ -1,7 +1,6 @@
 """Drop-box items: a body Envelope joined to the server's sealed Record about it."""
 
 import datetime
-import json
 import re
 from dataclasses import dataclass
 
@@ -9,13 +8,12 @@ from nacl.public import PrivateKey, PublicKey
 
 from intake.formats import envelope, refcode
 from intake.formats.envelope import KIND_BODY, KIND_RECORD, FormatError
+from intake.formats.payload import FORMS, check_payload, encode_json, parse_json_object
 
 RECORD_SIZE = envelope.ENVELOPE_SIZES[KIND_RECORD]
 BODY_SIZE = envelope.ENVELOPE_SIZES[KIND_BODY]
 ITEM_SIZE = RECORD_SIZE + BODY_SIZE
 
-FORMS = ("individual", "organisation", "feedback", "followup")
-LANGUAGES = ("en", "es", "fr", "ar", "ru")
 _DAY = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
@@ -28,11 +26,6 @@ def body_binding(body_envelope: bytes) -> str:
     """
     start = 1 + envelope.KEY_ID_SIZE
     return body_envelope[start : start + 32].hex()
-
-
-def encode_json(value) -> bytes:
-    """Encode JSON the one way both implementations do: compact, UTF-8, keys in order given."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def seal_body(payload: dict, public_key: PublicKey, origin: int = envelope.ORIGIN_SERVER) -> bytes:
@@ -92,81 +85,6 @@ class Opened:
     key_id: bytes
 
 
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _no_duplicate_keys(pairs):
-    value = dict(pairs)
-    if len(value) != len(pairs):
-        raise ValueError("duplicate key")
-    return value
-
-
-def _json_object(data: bytes, what: str) -> dict:
-    # Strict JSON: no NaN or Infinity, no key given twice (readers would disagree on which wins).
-    try:
-        value = json.loads(
-            data.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_no_duplicate_keys
-        )
-    except UnicodeDecodeError:
-        raise FormatError(f"{what} is not valid UTF-8") from None
-    except (ValueError, RecursionError):
-        raise FormatError(f"{what} is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise FormatError(f"{what} is not a JSON object")
-    return value
-
-
-def _text(value) -> bool:
-    """True for a str that is valid Unicode (JSON's \\ud800 escapes can smuggle lone surrogates)."""
-    if not isinstance(value, str):
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-_HEX_KEY = re.compile(r"\A[0-9a-f]{64}\Z")
-
-
-def check_attachments(entries) -> None:
-    """Check the "attachments" list: name, declared type, true size and file key of each stream."""
-    if not isinstance(entries, list) or len(entries) > 20:
-        raise FormatError("body's attachments are not a list of at most 20")
-    for entry in entries:
-        if not isinstance(entry, dict) or set(entry) != {"name", "type", "size", "key"}:
-            raise FormatError("an attachment entry has unexpected fields")
-        if not (_text(entry["name"]) and _text(entry["type"]) and len(entry["name"]) <= 255):
-            raise FormatError("an attachment's name or type is not text")
-        size = entry["size"]
-        if type(size) is not int or not 0 <= size <= 2**40:
-            raise FormatError("an attachment's size is not a whole number in range")
-        if not isinstance(entry["key"], str) or not _HEX_KEY.match(entry["key"]):
-            raise FormatError("an attachment's key is not 64 hex digits")
-
-
-def check_payload(payload: dict) -> dict:
-    """Check a body payload's shape (docs/formats.md, "Body payload"); return it unchanged."""
-    if not set(payload) <= {"form", "lang", "fields", "attachments"}:
-        raise FormatError("body has unexpected keys")
-    check_attachments(payload.get("attachments", []))
-    if payload.get("form") not in FORMS:
-        raise FormatError("body names an unknown form")
-    if payload.get("lang") not in LANGUAGES:
-        raise FormatError("body names an unknown language")
-    fields = payload.get("fields")
-    if not isinstance(fields, dict):
-        raise FormatError("body has no fields object")
-    for name, value in fields.items():
-        values = value if isinstance(value, list) else [value]
-        if not (_text(name) and all(_text(v) for v in values)):
-            raise FormatError("a body field is neither text nor a list of texts")
-    return payload
-
-
 def open_item(data: bytes, keys: dict[bytes, PrivateKey]) -> Opened:
     """Open a drop-box item and check that its Record and body belong together."""
     if len(data) != ITEM_SIZE:
@@ -175,7 +93,7 @@ def open_item(data: bytes, keys: dict[bytes, PrivateKey]) -> Opened:
     record_frame = envelope.open_envelope(record_env, KIND_RECORD, keys)
     if record_frame.origin != envelope.ORIGIN_SERVER:
         raise FormatError("record was not sealed by the server")
-    fields = _json_object(record_frame.payload, "record")
+    fields = parse_json_object(record_frame.payload, "record")
     if set(fields) != {"ref", "day", "form", "origin", "body"}:
         raise FormatError("record has unexpected fields")
     if not all(isinstance(v, str) for v in fields.values()):
@@ -192,7 +110,7 @@ def open_item(data: bytes, keys: dict[bytes, PrivateKey]) -> Opened:
         raise FormatError("record and body are sealed to different keys")
     if envelope.ORIGINS[body_frame.origin] != record.origin:
         raise FormatError("record and body disagree about where the body was sealed")
-    payload = check_payload(_json_object(body_frame.payload, "body"))
+    payload = check_payload(parse_json_object(body_frame.payload, "body"))
     if payload["form"] != record.form:
         raise FormatError("record and body disagree about the form")
     return Opened(record, payload, binding, record_frame.key_id)

@@ -2,13 +2,11 @@
 
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 from nacl.public import PublicKey
 from nacl.signing import VerifyKey
 
-from intake.formats import envelope
 from intake.formats.durable import write_atomic
 
 SUBMISSION_FILE = "submission.pub"
@@ -30,65 +28,36 @@ class KeyFileError(ValueError):
     """A public key file that is missing, unreadable or malformed."""
 
 
-def _read(path: Path) -> bytes:
+def read_file(path: Path) -> bytes:
+    """A key file's bytes, or KeyFileError saying why it cannot be read."""
     try:
         return path.read_bytes()
     except OSError as e:
         raise KeyFileError(f"{path}: cannot read it ({(e.strerror or str(e)).lower()})") from None
 
 
-def _parse(path: Path, name: str, data: bytes | None = None) -> bytes:
-    data = _read(path) if data is None else data
+def _parse(path: Path, name: str, data: bytes) -> bytes:
     match = re.fullmatch(rb"(\S+) ([0-9a-f]{64})\n?", data)
     if not match or match[1] != _LABELS[name].encode("ascii"):
         raise KeyFileError(f"{path}: not a {_LABELS[name]} file (one line: label, space, 64 hex digits)")
     return bytes.fromhex(match[2].decode("ascii"))
 
 
+def parse_submission_key(path: Path, data: bytes) -> PublicKey:
+    """Parse a submission key file's bytes (`path` names it in errors)."""
+    return PublicKey(_parse(path, SUBMISSION_FILE, data))
+
+
 def read_submission_key(keys_dir: Path) -> PublicKey:
     """Read the X25519 key that requests are sealed to."""
-    return PublicKey(_parse(Path(keys_dir) / SUBMISSION_FILE, SUBMISSION_FILE))
-
-
-class SubmissionKey:
-    """The submission key as the keys folder holds it now, read again on every use.
-
-    A key changed while the service runs is used for the very next page and request; a key that
-    becomes unreadable or malformed turns the site offline. Never the old key in silence.
-    """
-
-    def __init__(self, keys_dir: Path, report: Callable[[str], None]):
-        self.keys_dir = Path(keys_dir)
-        self.report = report  # told once about every change: a new key id, or why the key is unusable
-        self._data: bytes | None = None
-        self._key: PublicKey | None = None
-        self._problem: str | None = None
-        self.demo = False
-
-    def get(self) -> PublicKey | None:
-        """The current key, or None while there is no usable one."""
-        path = self.keys_dir / SUBMISSION_FILE
-        try:
-            data = _read(path)
-            if data == self._data:
-                return self._key
-            key = PublicKey(_parse(path, SUBMISSION_FILE, data))
-        except KeyFileError as e:
-            self._data, self._key = None, None
-            if str(e) != self._problem:
-                self._problem = str(e)
-                self.report(f"no usable submission key, so the site shows its offline page: {e}")
-            return None
-        self._data, self._key, self._problem = data, key, None
-        self.demo = is_demo(self.keys_dir, key)
-        self.report(f"submission key in use: key id {envelope.key_id(bytes(key)).hex()}"
-                    + (" (DEMO KEYS: not for real requests)" if self.demo else ""))  # fmt: skip
-        return key
+    path = Path(keys_dir) / SUBMISSION_FILE
+    return parse_submission_key(path, read_file(path))
 
 
 def read_signing_key(keys_dir: Path) -> VerifyKey:
     """Read the Ed25519 key that return bundles must be signed with."""
-    return VerifyKey(_parse(Path(keys_dir) / SIGNING_FILE, SIGNING_FILE))
+    path = Path(keys_dir) / SIGNING_FILE
+    return VerifyKey(_parse(path, SIGNING_FILE, read_file(path)))
 
 
 def write_public_keys(keys_dir: Path, submission: PublicKey, signing: VerifyKey) -> list[Path]:

@@ -16,15 +16,10 @@ _VALUE = {symbol: value for value, symbol in enumerate(ALPHABET)}
 # What people type instead of the symbol they see. Applied after NFKC and upper-casing; public,
 # because seal.js applies the same table in the browser.
 LOOKALIKES = {
-    "O": "0", "I": "1", "L": "1",
-    # Cyrillic capitals
-    "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "І": "1", "Ј": "J", "К": "K",
-    "М": "M", "О": "0", "Р": "P", "Ѕ": "S", "Т": "T", "Х": "X", "У": "Y", "Ү": "Y",
-    "З": "3", "Ԛ": "Q", "Ԝ": "W",
-    # Greek capitals
-    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "1", "Κ": "K", "Μ": "M",
-    "Ν": "N", "Ο": "0", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
-}  # fmt: skip
+    **dict(zip("OIL", "011", strict=True)),
+    **dict(zip("АВСЕНІЈКМОРЅТХУҮЗԚԜ", "ABCEH1JKM0PSTXYY3QW", strict=True)),  # Cyrillic capitals
+    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZH1KMN0PTYX", strict=True)),  # Greek capitals
+}
 LOOKALIKES.update({chr(0x0660 + d): str(d) for d in range(10)})  # Arabic-Indic digits
 LOOKALIKES.update({chr(0x06F0 + d): str(d) for d in range(10)})  # Persian digits
 _TRANSLATE = str.maketrans(LOOKALIKES)

@@ -8,8 +8,6 @@ from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
-from intake.server.statuses import STATUSES
-
 MAGIC = b"INTAKE-R"
 VERSION = 1
 SIGN_DOMAIN = b"intake.return.v1\0"
@@ -18,6 +16,12 @@ MESSAGE_SIZE = 2048  # padded plaintext: 2-byte length, UTF-8, zeros
 MAX_MESSAGE = MESSAGE_SIZE - 2
 SEALED_MESSAGE_SIZE = MESSAGE_SIZE + 48
 MAX_ENTRIES = 100_000
+
+# The fixed set the secretariat chooses from; the web side translates each. A return bundle
+# carries a status as its index here, so a new one goes at the end and older bundles keep
+# their meaning. "delivered" is sent by the offline tool itself: the request reached the
+# secretariat's offline computer (and the server deleted its copy), and waits for a decision.
+STATUSES = ("received", "in_review", "more_info", "referred", "accepted", "declined", "closed", "delivered")
 
 _HEADER = struct.Struct(">8sB3sQ10sII")  # magic, version, reserved, sequence, day, updates, acks
 _UPDATE = struct.Struct(">32sB10sB")  # lookup id, status index, day, has message

@@ -9,19 +9,65 @@ from intake.formats.stream import StreamError, open_stream
 # show them and saves them), and a desktop opens them in a viewer or player that runs nothing
 # from the file. PDF, office documents, archives, SVG, HTML and the rest can carry scripts or
 # other files, so they are written as inert data (.bin). docs/decisions.md, issue 11, says why.
-PASSIVE_EXTENSIONS = frozenset({
-    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".tif", ".tiff",
-    ".txt",
-    ".mp3", ".m4a", ".wav", ".ogg", ".opus", ".mp4", ".mov", ".webm",
-})  # fmt: skip
+PASSIVE_EXTENSIONS = frozenset(
+    {
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".gif",
+        ".webp",
+        ".heic",
+        ".heif",
+        ".tif",
+        ".tiff",
+        ".txt",
+        ".mp3",
+        ".m4a",
+        ".wav",
+        ".ogg",
+        ".opus",
+        ".mp4",
+        ".mov",
+        ".webm",
+    }
+)
 INERT = ".bin"
 # Formats that often carry who made them, where and on what (EXIF, GPS, author, edit history).
 _METADATA_EXTENSIONS = {
-    ".jpg", ".jpeg", ".png", ".heic", ".heif", ".tif", ".tiff", ".gif", ".webp", ".pdf", ".doc", ".docx",
-    ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".odp", ".mp4", ".mov", ".m4a", ".mp3", ".wav",
-}  # fmt: skip
-_METADATA_TYPES = ("image/", "video/", "audio/", "application/pdf", "application/msword",
-                   "application/vnd.openxmlformats", "application/vnd.oasis")  # fmt: skip
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".heic",
+    ".heif",
+    ".tif",
+    ".tiff",
+    ".gif",
+    ".webp",
+    ".pdf",
+    ".doc",
+    ".docx",
+    ".xls",
+    ".xlsx",
+    ".ppt",
+    ".pptx",
+    ".odt",
+    ".ods",
+    ".odp",
+    ".mp4",
+    ".mov",
+    ".m4a",
+    ".mp3",
+    ".wav",
+}
+_METADATA_TYPES = (
+    "image/",
+    "video/",
+    "audio/",
+    "application/pdf",
+    "application/msword",
+    "application/vnd.openxmlformats",
+    "application/vnd.oasis",
+)
 
 
 def safe_name(number: int, name: str) -> str:

@@ -9,12 +9,12 @@ from intake.formats import envelope, keyfiles
 from intake.formats.durable import make_dir
 from intake.formats.export_bundle import BundleError
 from intake.formats.keyring import Generation, Keyring, KeyringError, load, save
+from intake.formats.return_bundle import STATUSES
 from intake.offline import decisions, reply
 from intake.offline.decisions import DecisionError
 from intake.offline.decrypt import decrypt_bundle
 from intake.offline.ledger import LedgerError
 from intake.offline.plan import DELIVERED
-from intake.server.statuses import STATUSES
 
 EXIT_OK, EXIT_ITEMS_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -151,11 +151,15 @@ def cmd_reply(args) -> int:
     again = sum(not o.new for o in sent)
     delivered = sum(o.status == DELIVERED for o in sent)
     print(f"read {decisions.FILE} ({made.read_as})")
-    print(f"wrote {args.out}: return bundle {bundle.sequence}, {len(sent)} status updates ({delivered} "
-          f"'{DELIVERED}', {messages} with a message, {again} sent again), {len(bundle.acks)} items acknowledged")  # fmt: skip
+    print(
+        f"wrote {args.out}: return bundle {bundle.sequence}, {len(sent)} status updates ({delivered} "
+        f"'{DELIVERED}', {messages} with a message, {again} sent again), {len(bundle.acks)} items acknowledged"
+    )
     if made.sent.already_sent and not resend:
-        print(f"{made.sent.already_sent} decisions were sent by earlier replies and not again "
-              "(reply --resend sends every status again, if a return bundle was lost)")  # fmt: skip
+        print(
+            f"{made.sent.already_sent} decisions were sent by earlier replies and not again "
+            "(reply --resend sends every status again, if a return bundle was lost)"
+        )
     print("Carry it to the operator, who runs: intake import " + Path(args.out).name)
     return EXIT_OK
 

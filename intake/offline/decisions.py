@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from intake.formats import refcode
-from intake.formats.return_bundle import MAX_MESSAGE
+from intake.formats.return_bundle import MAX_MESSAGE, STATUSES
 from intake.offline import render, sheet
-from intake.server.statuses import STATUSES
 
 FILE = "decisions.csv"
 COLUMNS = ("reference", "status", "message", "urgency", "received", "form", "language", "country", "item")

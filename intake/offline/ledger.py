@@ -16,7 +16,7 @@ from pathlib import Path
 
 from intake.formats import refcode
 from intake.formats.durable import write_atomic
-from intake.server.statuses import STATUSES
+from intake.formats.return_bundle import STATUSES
 
 FILE = "ledger.json"
 LOCK = ".lock"

@@ -79,8 +79,14 @@ def write(
         for o in chosen.outgoing:
             book.codes[o.code] = ledger.Sent(o.status, o.message, o.decided, sequence)
         book.replies.append(
-            {"sequence": sequence, "day": today, "file": Path(target).name, "updates": len(updates),
-             "acks": len(bundle.acks), "resend": resend}
-        )  # fmt: skip
+            {
+                "sequence": sequence,
+                "day": today,
+                "file": Path(target).name,
+                "updates": len(updates),
+                "acks": len(bundle.acks),
+                "resend": resend,
+            }
+        )
         ledger.save(out, book)
     return Reply(bundle, chosen, sheet.describe())

@@ -6,8 +6,8 @@ from pathlib import Path
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
+from intake.formats.languages import LANGUAGES
 from intake.server.settings import ROOT
-from intake.web.i18n import LANGUAGES
 
 DIR = ROOT / "translations"
 POT = DIR / "messages.pot"
@@ -19,8 +19,18 @@ def _pybabel(*args: str) -> None:
 
 
 def _extract(target: Path) -> None:
-    _pybabel("extract", "-F", str(DIR / "babel.cfg"), *KEYWORDS, "--no-location", "--sort-output",
-             "--omit-header", "-o", str(target), str(ROOT))  # fmt: skip
+    _pybabel(
+        "extract",
+        "-F",
+        str(DIR / "babel.cfg"),
+        *KEYWORDS,
+        "--no-location",
+        "--sort-output",
+        "--omit-header",
+        "-o",
+        str(target),
+        str(ROOT),
+    )
 
 
 def _po(lang: str) -> Path:
@@ -74,8 +84,11 @@ def check() -> list[str]:
             continue
         with open(_po(lang), "rb") as f:
             catalog = read_po(f, locale=lang)
-        have = {m.id for m in catalog if m.id and not m.fuzzy and (m.string if isinstance(m.string, str)
-                else all(m.string))}  # fmt: skip
+        have = {
+            m.id
+            for m in catalog
+            if m.id and not m.fuzzy and (m.string if isinstance(m.string, str) else all(m.string))
+        }
         for label, ids in (("untranslated or fuzzy", wanted - have), ("obsolete", _ids(_po(lang)) - wanted)):
             if ids:
                 problems.append(f"{lang}: {len(ids)} {label}, e.g. {sorted(map(str, ids))[0][:60]!r}")

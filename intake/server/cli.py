@@ -81,8 +81,10 @@ def cmd_import(cfg: settings.Config, args) -> int:
             applied, deleted = importer.import_bundle(data, verify_key, cfg.data_dir, dropbox, statuses)
         except return_bundle.ReturnError as e:
             raise Refused(f"{e}; nothing was changed") from None
-    print(f"applied return bundle {applied.sequence} to {cfg.data_dir}: {len(applied.updates)} status updates, "
-          f"{deleted} acknowledged items deleted ({len(applied.acks) - deleted} were already gone)")  # fmt: skip
+    print(
+        f"applied return bundle {applied.sequence} to {cfg.data_dir}: {len(applied.updates)} status updates, "
+        f"{deleted} acknowledged items deleted ({len(applied.acks) - deleted} were already gone)"
+    )
     return EXIT_OK
 
 
@@ -201,8 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "check", help="check the keys as the service account reads them; count waiting requests"
     )
-    p.add_argument("--max-wait-days", type=int, metavar="DAYS",
-                   help="exit 1 when a request has waited longer than DAYS for export (for cron)")  # fmt: skip
+    p.add_argument(
+        "--max-wait-days",
+        type=int,
+        metavar="DAYS",
+        help="exit 1 when a request has waited longer than DAYS for export (for cron)",
+    )
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("demo-keys", help="make demo keys if there are none (never in production)")
     p.add_argument("--demo-dir", default=str(settings.ROOT / "instance" / "demo-secretariat"), metavar="DIR")

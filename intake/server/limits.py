@@ -39,7 +39,7 @@ class TokenBucket:
             return False
 
 
-class Storage:
+class Quota:
     """Whether the drop box may take another request: under its quota, and the disk not nearly full.
 
     The last `text_reserve_bytes` of the quota are kept for requests without files, so a flood of

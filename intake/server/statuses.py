@@ -7,12 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from intake.formats.durable import make_dir, write_atomic
+from intake.formats.return_bundle import STATUSES
 
-# The fixed set the secretariat chooses from; the web side translates each. A return bundle
-# carries a status as its index here, so a new one goes at the end and older bundles keep
-# their meaning. "delivered" is sent by the offline tool itself: the request reached the
-# secretariat's offline computer (and the server deleted its copy), and waits for a decision.
-STATUSES = ("received", "in_review", "more_info", "referred", "accepted", "declined", "closed", "delivered")
 _NAME = re.compile(r"\A[0-9a-f]{64}\Z")
 
 

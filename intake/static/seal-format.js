@@ -63,7 +63,7 @@
   /* What fields.clean does to what the browser would post: NFC, newlines as \n, no control
      characters, trimmed. Lone surrogates first become U+FFFD, as a form post's UTF-8 has them:
      left alone, JSON.stringify would write them as \ud800 escapes, and the offline reader
-     refuses a body that holds one (item.check_payload). */
+     refuses a body that holds one (payload.check_payload). */
   function clean(value) {
     value = value.replace(LONE_SURROGATE, "\ufffd");
     value = value.replace(/\r\n/g, "\n").replace(/\r/g, "\n").normalize("NFC");

@@ -1,26 +1,19 @@
 """The web application, assembled in one place (create_app calls build_app)."""
 
-import base64
 import contextlib
-import hashlib
 import logging
 import os
 import secrets
-import sys
-import traceback
-from pathlib import Path
 
-from flask import Flask, Request, current_app, g, render_template, request
+from flask import Flask, Request, g, request
 from flask_babel import Babel
-from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestTimeout
 
-from intake.formats import keyfiles
+from intake.formats import languages
 from intake.formats.durable import write_atomic
-from intake.server import datafolder, limits, settings
-from intake.server.dropbox import DropBox
-from intake.server.statuses import StatusStore
-from intake.web import i18n, security
+from intake.server import datafolder, settings
+from intake.web import errors, security
+from intake.web.services import STATIC, Services, services
 from intake.web.uploads import NamedFormDataParser, Uploads
 
 log = logging.getLogger("intake")
@@ -35,7 +28,7 @@ class SealingRequest(Request):
     @property
     def max_content_length(self) -> int:
         """Room for attachments only where files can come: Werkzeug reads other bodies whole."""
-        cfg = current_app.extensions["intake"].config
+        cfg = services().config
         if self.mimetype == "multipart/form-data":
             return cfg.max_body_bytes + cfg.max_attachment_bytes * 5 // 4  # sealed streams, framing
         return cfg.max_body_bytes
@@ -44,15 +37,15 @@ class SealingRequest(Request):
     def uploads(self) -> Uploads:
         """This request's file parts (made on first use)."""
         if "intake.uploads" not in self.environ:
-            services = current_app.extensions["intake"]
-            cfg = services.config
+            cfg = services().config
             self.environ["intake.uploads"] = Uploads(
                 cfg.staging_dir, cfg.max_attachments, cfg.max_attachment_bytes
             )
         return self.environ["intake.uploads"]
 
-    def _get_file_stream(self, total_content_length=None, content_type=None, filename=None, content_length=None,
-                         name=None):  # fmt: skip
+    def _get_file_stream(
+        self, total_content_length=None, content_type=None, filename=None, content_length=None, name=None
+    ):
         return self.uploads.part(name, filename, content_type)
 
 
@@ -111,52 +104,7 @@ class IntakeFlask(Flask):
 
     def log_exception(self, exc_info):
         """Log where an error happened, never its message: messages can quote what was typed."""
-        kind, _, tb = exc_info
-        frames = "; ".join(f"{f.filename}:{f.lineno} {f.name}" for f in traceback.extract_tb(tb))
-        log.error("unhandled %s at %s", kind.__name__, frames)
-
-
-class Services:
-    """What the views need: settings, stores, limits, and the submission key as the keys folder holds it."""
-
-    def __init__(self, cfg: settings.Config):
-        self.config = cfg
-        self.dropbox = DropBox(cfg.dropbox_dir)
-        self.statuses = StatusStore(cfg.status_dir)
-        self.key = keyfiles.SubmissionKey(cfg.keys_dir, log.warning)
-        self.integrity = _integrity(STATIC)
-        self.result_sizes: dict[str, int] = {}  # each language's lookup answer length (pages.padded)
-        # Each worker takes its share of the global rates (docs/security.md, "Floods").
-        share = max(1, cfg.workers)
-        self.submissions = limits.TokenBucket.per_minute(cfg.submissions_per_minute / share)
-        self.lookups = limits.TokenBucket.per_minute(cfg.lookups_per_minute / share)
-        self.storage = limits.Storage(
-            cfg.dropbox_dir, cfg.quota_bytes, cfg.min_free_bytes, text_reserve_bytes=cfg.text_reserve_bytes
-        )
-
-    @property
-    def public_key(self):
-        """This request's submission key (read once per request), None while the site is offline."""
-        if "public_key" not in g:
-            g.public_key = self.key.get()
-        return g.public_key
-
-
-STATIC = Path(__file__).resolve().parent.parent / "static"
-
-
-def _integrity(static: Path) -> dict[str, str]:
-    """Subresource-integrity values of every script, from the bytes served (computed at start-up)."""
-    return {
-        str(path.relative_to(static)): "sha384-"
-        + base64.b64encode(hashlib.sha384(path.read_bytes()).digest()).decode()
-        for path in static.rglob("*.js")
-    }
-
-
-def services() -> Services:
-    """The running app's stores, limits and key."""
-    return current_app.extensions["intake"]
+        errors.log_exception(exc_info)
 
 
 def _secret_key(cfg: settings.Config) -> str:
@@ -191,10 +139,10 @@ def build_app(test_config=None) -> Flask:
     # Streams staged by a request that was cut off (a crash, a kill) are ciphertext, but useless.
     for leftover in cfg.staging_dir.glob("*.part") if cfg.staging_dir.is_dir() else []:
         leftover.unlink(missing_ok=True)
-    Babel(app, locale_selector=lambda: g.get("lang", i18n.DEFAULT))
+    Babel(app, locale_selector=lambda: g.get("lang", languages.DEFAULT))
     security.init_app(app, cfg.onion_hostname)
 
-    from intake.web import pages
+    from intake.web import lookup, pages  # noqa: F401 (lookup adds its route to the site's blueprint)
 
     app.register_blueprint(pages.bp)
     app.add_url_rule("/", "choose_language", pages.choose_language)
@@ -208,30 +156,8 @@ def build_app(test_config=None) -> Flask:
     @app.before_request
     def offline_without_key():
         if request.endpoint != "static" and app.extensions["intake"].public_key is None:
-            return error_page(503)
+            return errors.error_page(503)
         return None
 
-    @app.errorhandler(HTTPException)
-    def http_error(error):
-        return error_page(error.code if error.code in ERRORS else 400)
-
-    @app.errorhandler(CSRFError)
-    def csrf_error(error):
-        return error_page(403)
-
-    @app.errorhandler(Exception)
-    def unexpected(error):
-        app.log_exception(sys.exc_info())
-        return error_page(500)
-
+    errors.init_app(app)
     return app
-
-
-ERRORS = (400, 403, 404, 405, 408, 413, 429, 500, 503)
-
-
-def error_page(code: int):
-    """Render the translated page for an HTTP error, in the language of the URL when it has one."""
-    lang = request.path.split("/")[1] if request.path.count("/") > 1 else ""
-    g.lang = lang if lang in i18n.LANGUAGES else g.get("lang", i18n.DEFAULT)
-    return render_template("error.html", code=code), code

@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from intake.formats import refcode
+from intake.formats import languages, refcode
 
 # Control characters other than newline and tab would cost up to 6 bytes each in JSON.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -134,13 +134,7 @@ CONTACT_METHODS = [
     ("other", _l("Another way")),
 ]
 # Language names are written in their own language and never translated.
-CONTACT_LANGUAGES = [
-    ("en", "English"),
-    ("fr", "Français"),
-    ("es", "Español"),
-    ("ar", "العربية"),
-    ("ru", "Русский"),
-]
+CONTACT_LANGUAGES = [(code, name) for code, (name, _direction) in languages.LANGUAGES.items()]
 CONFIDENTIALITY = [
     ("keep_confidential", _l("No, keep it confidential")),
     ("may_share_with_partners", _l("Yes, you may share it with partner organisations that can help")),

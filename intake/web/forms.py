@@ -47,8 +47,11 @@ class SealableForm(AnswersForm):
 
     def payload(self, lang: str) -> dict:
         """The body payload (docs/formats.md, section 5), built from the cleaned answers."""
-        fields = {name: self[name].data or ([] if isinstance(self[name].data, list) else "")
-                  for _, names in self.SECTIONS for name in names}  # fmt: skip
+        fields = {
+            name: self[name].data or ([] if isinstance(self[name].data, list) else "")
+            for _, names in self.SECTIONS
+            for name in names
+        }
         return {"form": self.KIND, "lang": lang, "fields": fields}
 
 

@@ -13,8 +13,8 @@ from flask_babel import lazy_gettext as _l
 from intake.formats import envelope, item, refcode
 from intake.server import accept
 from intake.web import uploads
-from intake.web.app import services
 from intake.web.forms import EnvelopeForm
+from intake.web.services import services
 
 LOOKALIKES_JSON = json.dumps(refcode.LOOKALIKES, ensure_ascii=False)  # a constant: encoded once
 ENVELOPE_FIELD = "envelope"  # EnvelopeForm's field: the body Envelope a browser sealed, base64url
@@ -106,7 +106,7 @@ def admission(size: int, with_files: bool) -> tuple[int, str] | None:
     """Refuse a submission during a flood (429) or when storage is short (503); None to go ahead."""
     if not services().submissions.allow():
         return 429, str(BUSY)
-    if not services().storage.room_for(size, with_files):
+    if not services().quota.room_for(size, with_files):
         return 503, str(FULL)
     return None
 
@@ -122,12 +122,24 @@ def upload_refusal(problem: str) -> tuple[int, str]:
             mb=limits["mb"],
         )
     if problem == "malformed":
-        return 400, _(
-            "The encrypted request was damaged on the way. Nothing was stored. Go back in your browser and send again."
-        )
-    return 503, _(
-        "Nothing was sent. The server cannot store requests at the moment. Your answers are still here: please try again later."
-    )
+        return 400, str(DAMAGED)
+    return 503, str(FULL)
+
+
+DAMAGED = _l(
+    "The encrypted request was damaged on the way. Nothing was stored. Go back in your browser and send again."
+)
+
+
+def refuse(template: str, form, status: int, message: str, where: str = "refusal"):
+    """The form again, the answers kept, with why nothing was stored (`where` places the message:
+    beside the sealed request, the files, or the whole form)."""
+    return render_form(template, form, status, **{where: message})
+
+
+def receipt(code: str, kind: str):
+    """The reference code, shown only once the request is durably stored."""
+    return render_template("receipt.html", code=refcode.display(code), form_kind=kind)
 
 
 def accept_envelope(form_class, template: str):
@@ -136,22 +148,22 @@ def accept_envelope(form_class, template: str):
     form = EnvelopeForm()
     names = part_names(form)
     texts, files = {names["token"], names["envelope"]}, {names["sealed_files"]}
+
+    def refused(status: int, message: str):
+        return refuse(template, blank, status, message, where="envelope_error")
+
     if set(request.form) - texts or set(request.files) - files:
         # Plaintext beside an envelope means the page's script was bypassed or broken.
-        return render_form(
-            template,
-            blank,
+        return refused(
             400,
-            envelope_error=_(
+            _(
                 "The request carried both encrypted and unencrypted answers, so it was refused. Nothing was stored."
             ),
         )
     if not form.validate_on_submit():
-        return render_form(
-            template,
-            blank,
+        return refused(
             403,
-            envelope_error=_(
+            _(
                 "For your safety the form had expired. Nothing was stored. Go back in your browser: your answers may still be there. Copy them, reload the page and send again."
             ),
         )
@@ -161,40 +173,28 @@ def accept_envelope(form_class, template: str):
         sealed = base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_", validate=True)
         stale = envelope.envelope_key_id(sealed, envelope.KIND_BODY) != envelope.key_id(bytes(key))
     except (ValueError, envelope.FormatError):
-        sealed, stale = None, False
+        return refused(400, str(DAMAGED))
     if stale:
-        return render_form(
-            template,
-            blank,
+        return refused(
             400,
-            envelope_error=_(
+            _(
                 "The site's key changed after you opened this page. Nothing was stored. Go back in your browser, copy your answers, reload the page and send again."
-            ),
-        )
-    if sealed is None:
-        return render_form(
-            template,
-            blank,
-            400,
-            envelope_error=_(
-                "The encrypted request was damaged on the way. Nothing was stored. Go back in your browser and send again."
             ),
         )
     try:
         staged = request.uploads.finish(uploads.SEALED_FIELD)
         if request.uploads.problem:
-            status, message = upload_refusal(request.uploads.problem)
-            return render_form(template, blank, status, envelope_error=message)
+            return refused(*upload_refusal(request.uploads.problem))
         size = stored_size(staged)
         if refusal := admission(size, bool(staged)):
-            return render_form(template, blank, refusal[0], envelope_error=refusal[1])
-        code = accept.accept(
-            sealed, form_class.KIND, "browser", key, services().dropbox, services().statuses, staged
+            return refused(*refusal)
+        code = services().acceptor.accept(
+            accept.Arrival(sealed, form_class.KIND, "browser", tuple(staged)), key
         )
-        services().storage.stored(size)
+        services().quota.stored(size)
     except OSError:
-        return render_form(template, blank, 503, refusal=str(FULL))
-    return render_template("receipt.html", code=refcode.display(code), form_kind=form_class.KIND)
+        return refuse(template, blank, 503, str(FULL))
+    return receipt(code, form_class.KIND)
 
 
 def sealed_form_page(form_class, template: str):
@@ -206,8 +206,7 @@ def sealed_form_page(form_class, template: str):
         return render_form(template, form)
     files = request.uploads  # parsing the form has sealed every file part into staging already
     if files.problem:
-        status, message = upload_refusal(files.problem)
-        return render_form(template, form, status, upload_error=message)
+        return refuse(template, form, *upload_refusal(files.problem), where="upload_error")
     if not form.validate_on_submit():
         # Everything typed comes back, with the errors; an expired token is a 403 but loses nothing.
         return render_form(
@@ -217,12 +216,10 @@ def sealed_form_page(form_class, template: str):
         staged = files.finish(uploads.FIELD) if getattr(form, "ATTACHMENTS", False) else []
         size = stored_size(staged)
         if refusal := admission(size, bool(staged)):
-            return render_form(template, form, refusal[0], refusal=refusal[1])
-        code = accept.accept_plaintext(
-            form.payload(g.lang), services().public_key, services().dropbox, services().statuses, staged
-        )
-        services().storage.stored(size)
+            return refuse(template, form, *refusal)
+        code = services().acceptor.seal_and_accept(form.payload(g.lang), services().public_key, tuple(staged))
+        services().quota.stored(size)
     except OSError:
         # The disk is full or failing: nothing was accepted, so say so and keep what they typed.
-        return render_form(template, form, 503, refusal=str(FULL))
-    return render_template("receipt.html", code=refcode.display(code), form_kind=form.KIND)
+        return refuse(template, form, 503, str(FULL))
+    return receipt(code, form.KIND)

@@ -300,8 +300,9 @@ class OrganisationForm(RequestForm):
         kind=SelectField,
         help=_l("Choose the closest one."),
     )
-    org_work = text(_l("What human rights work does the organisation do?"), 2000, Required(), area=True,
-                    help=WORK_HELP)  # fmt: skip
+    org_work = text(
+        _l("What human rights work does the organisation do?"), 2000, Required(), area=True, help=WORK_HELP
+    )
     members_at_risk = StringField(
         _l("How many members or staff are at risk? (optional)"),
         [WholeNumber(100_000)],

@@ -151,8 +151,9 @@ class NamedMultiPartParser(MultiPartParser):
 
     def start_file_streaming(self, event, total_content_length):
         """Open the writer for one file part."""
-        return self.stream_factory(name=event.name, filename=event.filename,
-                                   content_type=event.headers.get("content-type"))  # fmt: skip
+        return self.stream_factory(
+            name=event.name, filename=event.filename, content_type=event.headers.get("content-type")
+        )
 
 
 class NamedFormDataParser(FormDataParser):
