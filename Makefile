@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean system-deps
+.PHONY: run test unit bench clean system-deps
 
 # Demo keys are made on the first run only, with a loud warning (intake demo-keys); `intake
 # serve` is the production server, as the systemd unit runs it (docs/operator.md).
@@ -40,6 +40,12 @@ test: system-deps $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# The fast tier: everything that needs no real service, browser, account or file system of its
+# own, and is not exhaustive on purpose, in under a minute. `make test` runs it too, with the rest.
+unit: $(VENV)/.installed
+	$(BIN)/intake translations compile
+	$(BIN)/python -m pytest -m "not system and not slow" -q
 
 bench: $(VENV)/.installed
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk; } || \

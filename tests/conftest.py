@@ -112,6 +112,31 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def defender(client):
+    """A defender without JavaScript, on the test site (tests/actors.py)."""
+    from .actors import Defender
+
+    return Defender(client)
+
+
+@pytest.fixture
+def operator(site):
+    """The operator's `intake` commands, with the test site's settings."""
+    from .actors import Operator
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
+    return Operator({**env, "INTAKE_CONFIG": os.devnull, **site})
+
+
+@pytest.fixture
+def secretariat(tmp_path, keyring):
+    """The air-gapped side: the keyring on disk and the real intake-offline."""
+    from .actors import Secretariat
+
+    return Secretariat(tmp_path, keyring)
+
+
 def csrf_token(html: str) -> str:
     """The CSRF token of the first form in a page."""
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
@@ -176,18 +201,6 @@ def browser():
     return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 
 
-def post_form(url, lang, form, answers):
-    """Open a form as a browser without JavaScript would, send the answers; return (status, page)."""
-    client = browser()
-    page = client.open(f"{url}/{lang}/{form}", timeout=30).read().decode()
-    body = urllib.parse.urlencode({**answers, "csrf_token": csrf_token(page)}, doseq=True).encode()
-    try:
-        with client.open(f"{url}/{lang}/{form}", data=body, timeout=60) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -227,6 +240,45 @@ def server(tmp_path, site):
         yield running
 
 
+def everything_under(*folders):
+    """(path, bytes) of every file under the folders, to look for what must not be there."""
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file():
+                yield str(path), path.read_bytes()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 4 MB file system of its own, so the disk really fills (needs root, as CI has)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mount], capture_output=True)
+    if result.returncode != 0:
+        pytest.fail(f"mounting a 4 MB tmpfs needs root: {result.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", mount], check=True)
+
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium, driven by Playwright; the test fails loudly if it is missing."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Chromium is required: apt-get install chromium (make test does it as root)")
+    with sync_playwright() as p:
+        flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+        flags += ["--disable-component-update", "--disable-sync"]
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
+        yield browser
+        browser.close()
+
+
 def snapshot(folder) -> dict:
     """Every file under a folder with its bytes, to show that something changed nothing."""
     folder = Path(folder)
@@ -238,6 +290,18 @@ def statuses_of(site):
     from intake.server.statuses import StatusStore
 
     return StatusStore(Path(site["INTAKE_DATA_DIR"]) / "status")
+
+
+# What a test needs decides its tier: `make unit` runs the rest in under a minute.
+SYSTEM_FIXTURES = {"server", "deployment", "service_account", "chromium", "hostile_server", "tiny_disk"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark as `system` every test under tests/system/ and every test that starts real services."""
+    for test in items:
+        marked = SYSTEM_FIXTURES & set(getattr(test, "fixturenames", ()))
+        if marked or "system" in Path(str(test.fspath)).parts:
+            test.add_marker(pytest.mark.system)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -81,7 +81,19 @@ def _derive(passphrase: str, salt: bytes, opslimit: int, memlimit: int) -> bytes
     )
 
 
-def save(path: Path, keyring: Keyring, passphrase: str, *, replace: bool = False) -> None:
+# libsodium's "interactive" level (about 80 ms, 64 MiB): for keyrings that guard nothing, the
+# tests' throwaway ones. The header records the level, and load() honours any within bounds.
+QUICK = (argon2id.OPSLIMIT_INTERACTIVE, argon2id.MEMLIMIT_INTERACTIVE)
+
+
+def save(
+    path: Path,
+    keyring: Keyring,
+    passphrase: str,
+    *,
+    replace: bool = False,
+    cost: tuple[int, int] = (OPSLIMIT, MEMLIMIT),
+) -> None:
     """Encrypt the keyring under the passphrase and write it (mode 0600, never unencrypted)."""
     if len(passphrase) < MIN_PASSPHRASE:
         raise KeyringError(f"a passphrase needs at least {MIN_PASSPHRASE} characters")
@@ -94,8 +106,9 @@ def save(path: Path, keyring: Keyring, passphrase: str, *, replace: bool = False
         }
     ).encode("ascii")
     salt = nacl.utils.random(argon2id.SALTBYTES)
-    box = nacl.secret.SecretBox(_derive(passphrase, salt, OPSLIMIT, MEMLIMIT))
-    header = _HEADER.pack(MAGIC, VERSION, OPSLIMIT, MEMLIMIT, salt)
+    opslimit, memlimit = cost
+    box = nacl.secret.SecretBox(_derive(passphrase, salt, opslimit, memlimit))
+    header = _HEADER.pack(MAGIC, VERSION, opslimit, memlimit, salt)
     write_atomic(Path(path), header + box.encrypt(plain), mode=0o600, replace=replace)
 
 

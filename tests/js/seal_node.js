@@ -1,4 +1,4 @@
-// Run the browser's format code under Node, as a page loads it (tests/test_browser_seal.py).
+// Run the browser's format code under Node, as a page loads it (tests/web/test_seal_format.py).
 // Reads {publicKey, keyId, payloads, codes, texts, numbers, digits} as JSON on stdin; writes results.
 "use strict";
 const fs = require("fs");

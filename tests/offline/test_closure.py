@@ -5,13 +5,15 @@ import sys
 import venv
 
 import nacl
+import pytest
 
-from .conftest import ROOT, make_item, payload, write_bundle
+from ..conftest import ROOT, make_item, payload, write_bundle
 
 PASSPHRASE = "a long enough passphrase"
 WEB_ONLY = {"flask", "werkzeug", "jinja2", "wtforms", "flask_wtf", "flask_babel", "babel", "gunicorn"}
 
 
+@pytest.mark.system  # builds the wheel and a virtual environment
 def test_offline_tool_in_a_venv_with_only_pynacl(tmp_path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

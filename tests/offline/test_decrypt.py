@@ -16,7 +16,7 @@ from intake.formats.keyring import Generation, Keyring
 from intake.formats.payload import encode_json
 from intake.offline.decrypt import decrypt_bundle
 
-from .conftest import SAMPLES, make_item, payload, tree, write_bundle
+from ..conftest import SAMPLES, make_item, payload, tree, write_bundle
 
 
 def decrypt(tmp_path, keyring, datas, name="bundle"):

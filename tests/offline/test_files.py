@@ -5,13 +5,11 @@ import os
 import re
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from intake.offline.decrypt import decrypt_bundle
 
-from .test_offline_hostile import KEYRING, check_honest, honest_entries, made, write_entries
+from .crafting import KEYRING, check_honest, honest_entries, made, write_entries
 
-CHROMIUM = "/usr/bin/chromium"
 SCRIPT = b"<html><head><title>x</title></head><body><script>document.title='RAN'</script></body></html>"
 SVG = b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"document.title='RAN'\"><script>document.title='RAN'</script></svg>"
 
@@ -73,16 +71,6 @@ def test_every_attachment_is_a_download_with_the_senders_name_as_text(decrypted)
         assert html.unescape(shown) == visible
         assert ("Saved as inert data" in item) == (suffix == ".bin"), file
     assert "\u202e" not in page and "\x00" not in page
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Chromium is required: apt-get install chromium (make test does it as root)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
 
 
 def test_one_click_in_chromium_runs_nothing_the_sender_wrote(decrypted, chromium):

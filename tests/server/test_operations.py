@@ -15,13 +15,8 @@ from intake.formats.keyring import Generation, Keyring
 from intake.offline.decrypt import decrypt_bundle
 from intake.server import settings
 
-from .conftest import INTAKE, ROOT, filled, post_form
-from .test_attachments import upload
-
-
-def intake(env, *args):
-    """Run the operator's command as an operator would type it."""
-    return subprocess.run([INTAKE, *map(str, args)], env=env, capture_output=True, text=True)
+from ..actors import Defender, run
+from ..conftest import INTAKE, ROOT, filled
 
 
 def bare_env(**values):
@@ -66,11 +61,11 @@ def test_the_settings_file_is_the_one_source_for_service_and_commands(tmp_path, 
     from intake import create_app
 
     create_app({"INTAKE_CONFIG": str(settings_file)})  # the service's first start sets up the data folder
-    result = intake(bare_env(INTAKE_CONFIG=str(settings_file)), "check")
+    result = run("intake", "check", env=bare_env(INTAKE_CONFIG=str(settings_file)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"settings: {settings_file}" in result.stdout and site["INTAKE_DATA_DIR"] in result.stdout
     settings_file.write_text("INTAKE_DATA_DIRECTORY=/srv\n")  # a typo is refused, not ignored
-    result = intake(bare_env(INTAKE_CONFIG=str(settings_file)), "check")
+    result = run("intake", "check", env=bare_env(INTAKE_CONFIG=str(settings_file)))
     assert result.returncode == 2
     assert (
         result.stderr.strip()
@@ -106,10 +101,9 @@ def test_a_key_changed_while_the_service_runs_is_used_at_once(server, site, tmp_
         assert time.monotonic() < deadline, "the forms still carry the old key"
         time.sleep(0.2)
     assert all(key_id_on(url) == rotated.key_id.hex() for _ in range(10))
-    status, _ = post_form(url, "ru", "feedback", filled("feedback", "ROTATED"))
-    assert status == 200
+    assert Defender(url=url).send("ru", "feedback", filled("feedback", "ROTATED")).status_code == 200
     bundle = tmp_path / "export.bin"
-    assert intake(server["env"], "export", "--out", bundle).returncode == 0
+    assert run("intake", "export", "--out", bundle, env=server["env"]).returncode == 0
     assert not decrypt_bundle(bundle, keyring, tmp_path / "old").written  # not readable with the old key
     report = decrypt_bundle(bundle, Keyring((rotated,)), tmp_path / "new")
     assert report.ok and report.written == 1
@@ -135,33 +129,34 @@ def test_an_unreadable_key_turns_the_site_offline_and_says_why_in_the_log(server
 
 def test_demo_keys_are_announced_at_every_start_every_check_and_on_every_page(tmp_path):
     env = bare_env(INTAKE_KEYS_DIR=str(tmp_path / "keys"), INTAKE_DATA_DIR=str(tmp_path / "data"))
-    assert intake(env, "demo-keys", "--demo-dir", tmp_path / "demo").returncode == 0
+    assert run("intake", "demo-keys", "--demo-dir", tmp_path / "demo", env=env).returncode == 0
     from intake import create_app
 
     client = create_app({**env, "INTAKE_SECRET_KEY": "d" * 40}).test_client()
     for lang, words in (("en", "This site is a demonstration."), ("ar", 'class="demo"')):
         assert words in client.get(f"/{lang}/").text
     for _ in range(2):
-        check = intake(env, "check")
+        check = run("intake", "check", env=env)
         assert check.returncode == 0 and "DEMO KEYS. NOT FOR REAL REQUESTS." in check.stdout
     # Real keys installed over them: no warning any more, anywhere.
     (tmp_path / "keys" / keyfiles.SUBMISSION_FILE).unlink()
     (tmp_path / "keys" / keyfiles.SIGNING_FILE).unlink()
     real = Generation.new()
     keyfiles.write_public_keys(tmp_path / "keys", real.box.public_key, real.sign.verify_key)
-    check = intake(env, "check")
+    check = run("intake", "check", env=env)
     assert check.returncode == 0 and "DEMO" not in check.stdout
     assert envelope.fingerprint(bytes(real.box.public_key)) in check.stdout
     assert "demonstration" not in client.get("/en/").text
 
 
+@pytest.mark.system  # starts intake serve
 def test_demo_keys_are_announced_when_the_service_starts(tmp_path):
     env = bare_env(
         INTAKE_KEYS_DIR=str(tmp_path / "keys"),
         INTAKE_DATA_DIR=str(tmp_path / "data"),
         INTAKE_BIND="192.0.2.1:8080",  # the start is what is tested: this address is not ours to bind
     )
-    intake(env, "demo-keys", "--demo-dir", tmp_path / "demo")
+    run("intake", "demo-keys", "--demo-dir", tmp_path / "demo", env=env)
     started = subprocess.run([INTAKE, "serve"], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert "DEMO KEYS. NOT FOR REAL REQUESTS." in started.stderr
 
@@ -178,14 +173,14 @@ def test_a_flood_of_large_uploads_cannot_stop_a_text_request(site):
     accepted = 0
     while True:
         answers = filled("individual", "FLOOD")
-        response = upload(client, "en", "individual", answers, [("big.bin", os.urandom(900_000))])
+        response = Defender(client).send("en", "individual", answers, [("big.bin", os.urandom(900_000))])
         if response.status_code != 200:
             break
         accepted += 1
     assert response.status_code == 503 and answers["hr_work"] in response.text  # refused, answers kept
     assert accepted == 3  # about 3 MB of files: the budget for requests with files is full
     for n in range(5):  # text requests still go through, from the reserve
-        status = upload(client, "en", "individual", filled("individual", f"TEXT{n}"), []).status_code
+        status = Defender(client).send("en", "individual", filled("individual", f"TEXT{n}"), []).status_code
         assert status == 200
 
 
@@ -195,18 +190,20 @@ def test_check_says_how_many_requests_wait_and_since_which_day(site, tmp_path):
 
     client = create_app(site).test_client()
     env = bare_env(INTAKE_DATA_DIR=site["INTAKE_DATA_DIR"], INTAKE_KEYS_DIR=site["INTAKE_KEYS_DIR"])
-    check = intake(env, "check", "--max-wait-days", "0")
+    check = run("intake", "check", "--max-wait-days", "0", env=env)
     assert check.returncode == 0 and "waiting for export: 0 requests\n" in check.stdout
     for lang in ("en", "ar"):
-        assert upload(client, lang, "individual", filled("individual", "WAITING"), []).status_code == 200
+        assert (
+            Defender(client).send(lang, "individual", filled("individual", "WAITING"), []).status_code == 200
+        )
     dropbox = DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox")
     oldest = dropbox.item_path(dropbox.item_ids()[0])
     three_days_ago = time.time() - 3 * 86400
     os.utime(oldest, (three_days_ago, three_days_ago))  # as if it had arrived three days ago
     day = time.strftime("%Y-%m-%d", time.gmtime(three_days_ago))
-    check = intake(env, "check", "--max-wait-days", "5")
+    check = run("intake", "check", "--max-wait-days", "5", env=env)
     assert (
         check.returncode == 0 and f"waiting for export: 2 requests, the oldest from {day}\n" in check.stdout
     )
-    check = intake(env, "check", "--max-wait-days", "2")  # for cron: exit 1, and say so
+    check = run("intake", "check", "--max-wait-days", "2", env=env)  # for cron: exit 1, and say so
     assert check.returncode == 1 and "ATTENTION: a request has waited 3 days for export" in check.stdout

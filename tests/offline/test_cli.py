@@ -11,7 +11,7 @@ import pytest
 from intake.formats import envelope, keyfiles
 from intake.formats import keyring as keyring_mod
 
-from .conftest import make_item, payload, write_bundle
+from ..conftest import make_item, payload, write_bundle
 
 TOOL = [sys.executable, "-m", "intake.offline"]
 PASSPHRASE = "correct horse battery staple"
@@ -128,6 +128,7 @@ def test_decrypt_exit_status_and_reports(tmp_path, secretariat, passfile):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_rotation_keeps_old_items_readable(tmp_path, secretariat, passfile):
     out, _ = secretariat
     keyring_path = out / "secretariat.keyring"
@@ -203,9 +204,10 @@ def test_missing_bundle_and_keyring_are_one_line_errors(tmp_path, secretariat, p
     assert not Path(tmp_path / "read").exists() or not os.listdir(tmp_path / "read")
 
 
+@pytest.mark.slow
 def test_everything_the_tool_writes_is_for_its_owner_alone(tmp_path, passfile):
     """0600 files and 0700 folders, even under the usual umask 022: keys, requests, files, replies."""
-    from .test_offline_hostile import honest_entries, made, write_entries
+    from .crafting import honest_entries, made, write_entries
 
     secretariat = tmp_path / "secretariat"
     run("keygen", "--out", secretariat, "--passphrase-file", passfile, check_status=0, umask=0o022)

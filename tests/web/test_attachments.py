@@ -4,22 +4,19 @@ import contextlib
 import io
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.test import encode_multipart
 
 from intake.formats import export_bundle, stream
 from intake.formats.stream import CHUNK, SEALED_CHUNK, StreamError
 from intake.offline.decrypt import decrypt_bundle
 from intake.server import cli
 
-from .conftest import csrf_token, filled, snapshot
-from .test_web_submit import everything_under
+from ..actors import Defender
+from ..conftest import everything_under, filled, snapshot
 
 SIZES = [0, 1, CHUNK, CHUNK + 1]
 
@@ -59,23 +56,6 @@ def test_stream_refusals_name_the_problem():
         stream.open_stream(io.BytesIO(three[: 2 * SEALED_CHUNK]), short_key, 2 * CHUNK, io.BytesIO())
 
 
-def upload(client, lang, form, answers, files):
-    """POST a multipart form as a browser does (encoded in memory: Werkzeug's test client would
-    spool a large body to a temporary file it never closes)."""
-    page = client.get(f"/{lang}/{form if form != 'followup' else 'status'}")  # a follow-up has no page
-    fields = MultiDict({**answers, "csrf_token": csrf_token(page.text)})
-    for key, value in answers.items():
-        if isinstance(value, list):
-            fields.setlist(key, value)
-    for name, content, *media_type in files:
-        fields.add(
-            "attachments",
-            FileStorage(io.BytesIO(content), filename=name, content_type=(media_type or [None])[0]),
-        )
-    boundary, body = encode_multipart(fields)
-    return client.post(f"/{lang}/{form}", data=body, content_type=f"multipart/form-data; boundary={boundary}")
-
-
 def export_read(tmp_path, site, keyring, monkeypatch):
     for key, value in site.items():
         monkeypatch.setenv(key, value)
@@ -89,7 +69,7 @@ def test_files_round_trip_without_javascript(tmp_path, client, site, keyring, mo
     marker = b"ATTACHMARK" + os.urandom(4).hex().encode()
     files = [(f"file-{n}.txt", (marker * (n // len(marker) + 1))[:n]) for n in SIZES]
     files.append(("photo.jpg", marker + os.urandom(1000)))
-    response = upload(client, "es", "individual", filled("individual", "x"), files)
+    response = Defender(client).send("es", "individual", filled("individual", "x"), files)
     assert response.status_code == 200, response.text[:400]
     for path, data in everything_under(site["INTAKE_DATA_DIR"]):
         assert marker not in data, path
@@ -118,7 +98,7 @@ def test_limits_refuse_with_answers_kept_and_nothing_left(site, files, message):
 
     client = create_app({**site, "INTAKE_MAX_ATTACHMENT_MB": "1"}).test_client()
     answers = filled("organisation", "KEPT")
-    response = upload(client, "en", "organisation", answers, files)
+    response = Defender(client).send("en", "organisation", answers, files)
     assert response.status_code == 413
     assert message in response.text and answers["org_work"] in response.text
     assert not [
@@ -126,33 +106,21 @@ def test_limits_refuse_with_answers_kept_and_nothing_left(site, files, message):
     ]
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 4 MB filesystem of its own, so the disk really fills (needs root, as CI has)."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mount], capture_output=True)
-    if result.returncode != 0:
-        pytest.fail(f"mounting a 4 MB tmpfs needs root: {result.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", mount], check=True)
-
-
 def test_a_disk_that_fills_mid_upload(tiny_disk, site, keyring, tmp_path, monkeypatch):
     from intake import create_app
 
     site = {**site, "INTAKE_DATA_DIR": str(tiny_disk / "data")}
     client = create_app(site).test_client()
-    first = upload(client, "fr", "individual", filled("individual", "FIRST"), [("a.txt", b"kept")])
+    first = Defender(client).send("fr", "individual", filled("individual", "FIRST"), [("a.txt", b"kept")])
     assert first.status_code == 200
     before = snapshot(tiny_disk / "data" / "dropbox")
     answers = filled("individual", "SECOND")
-    response = upload(client, "fr", "individual", answers, [("big.bin", os.urandom(5_000_000))])
+    response = Defender(client).send("fr", "individual", answers, [("big.bin", os.urandom(5_000_000))])
     assert response.status_code == 503
     assert answers["hr_work"] in response.text  # typed answers kept
     assert snapshot(tiny_disk / "data" / "dropbox") == before  # nothing stored is damaged
     assert not list((tiny_disk / "data" / "staging").iterdir())  # no partial ciphertext
-    again = upload(client, "fr", "individual", filled("individual", "THIRD"), [("b.txt", b"small")])
+    again = Defender(client).send("fr", "individual", filled("individual", "THIRD"), [("b.txt", b"small")])
     assert again.status_code == 200  # space came back with the refused upload's staging file gone
     report, _ = export_read(tmp_path, site, keyring, monkeypatch)
     assert report.ok and report.written == 2
@@ -160,7 +128,7 @@ def test_a_disk_that_fills_mid_upload(tiny_disk, site, keyring, tmp_path, monkey
 
 def _tampered_bundles(generation):
     """(name, bundle bytes, expected failure) for attachment streams a hostile server could send."""
-    from .conftest import make_item
+    from ..conftest import make_item
 
     data = os.urandom(2 * CHUNK + 3)
     key, stream = sealed(data)

@@ -7,7 +7,7 @@ import re
 from intake.web import submit, uploads
 from intake.web.forms import EnvelopeForm
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 STATIC = ROOT / "intake" / "static"
 

@@ -3,7 +3,6 @@
 import csv
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,84 +11,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from intake.formats import refcode, return_bundle
-from intake.formats.keyring import Generation, save
+from intake.formats.keyring import Generation
 from intake.formats.return_bundle import STATUSES
 from intake.server import importer
 from intake.server.dropbox import DropBox
 from intake.server.statuses import Status
 
-from .conftest import LANGS, csrf_token, filled, snapshot, statuses_of
+from ..conftest import LANGS, ROOT, csrf_token, snapshot, statuses_of
 
 BIN = Path(sys.executable).parent
 PASSPHRASE = "the secretariat's passphrase"
 
 
-def tool(name, *args, env=None):
-    return subprocess.run(
-        [BIN / name, *map(str, args)], capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL
-    )
+def export_decrypt(tmp_path, operator, secretariat, name):
+    """The operator exports, the secretariat decrypts into read/."""
+    return secretariat.decrypt(operator.export(tmp_path / f"{name}.bin"), tmp_path / "read")
 
 
-@pytest.fixture
-def secretariat(tmp_path, keyring):
-    """The air-gapped side: the keyring on disk and its passphrase file."""
-    path = tmp_path / "air-gap" / "secretariat.keyring"
-    path.parent.mkdir()
-    save(path, keyring, PASSPHRASE)
-    passfile = tmp_path / "air-gap" / "pass.txt"
-    passfile.write_text(PASSPHRASE)
-    return {"keyring": path, "pass": passfile}
-
-
-@pytest.fixture
-def server_env(site):
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}, **site}
-
-
-def submit(client, lang, form, marker="m"):
-    page = client.get(f"/{lang}/{form}")
-    response = client.post(
-        f"/{lang}/{form}", data={**filled(form, marker), "csrf_token": csrf_token(page.text)}
-    )
-    assert response.status_code == 200, response.text[:500]
-    return re.search(r'<bdi dir="ltr">([0-9A-Z-]{23})</bdi>', response.text).group(1)
-
-
-def lookup(client, lang, code):
-    page = client.get(f"/{lang}/status")
-    return client.post(f"/{lang}/status", data={"reference_code": code, "csrf_token": csrf_token(page.text)})
-
-
-def export_decrypt(tmp_path, server_env, secretariat, name):
-    bundle = tmp_path / f"{name}.bin"
-    assert tool("intake", "export", "--out", bundle, env=server_env).returncode == 0
-    result = tool(
-        "intake-offline",
-        "decrypt",
-        bundle,
-        "--keyring",
-        secretariat["keyring"],
-        "--passphrase-file",
-        secretariat["pass"],
-        "--out",
-        tmp_path / "read",
-    )
+def reply_and_import(operator, secretariat, read, target):
+    """The secretariat replies, the operator imports it."""
+    result = operator.import_(secretariat.reply(read, target))
     assert result.returncode == 0, result.stderr
-    return tmp_path / "read"
-
-
-def decide(read_dir, choices: dict) -> None:
-    """Fill in decisions.csv as the secretariat would in a spreadsheet: reference -> (status, message)."""
-    path = read_dir / "decisions.csv"
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        if row["reference"] in choices:
-            row["status"], row["message"] = choices[row["reference"]]
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=rows[0].keys())
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 MESSAGES = {
@@ -102,42 +44,32 @@ MESSAGES = {
 DECISIONS = {"en": "more_info", "es": "in_review", "fr": "referred", "ar": "accepted", "ru": "declined"}
 
 
-def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, secretariat):
+def test_full_cycle_in_every_language(defender, tmp_path, app, client, site, operator, secretariat):
     forms = dict(
         zip(LANGS, ["individual", "organisation", "feedback", "individual", "organisation"], strict=True)
     )
-    codes = {lang: submit(client, lang, form) for lang, form in forms.items()}
-    read = export_decrypt(tmp_path, server_env, secretariat, "export-1")
+    codes = {lang: defender.submit(lang, form) for lang, form in forms.items()}
+    read = export_decrypt(tmp_path, operator, secretariat, "export-1")
     with open(read / "decisions.csv", encoding="utf-8-sig") as f:
         listed = {row["reference"] for row in csv.DictReader(f)}
     assert listed == set(codes.values())
-    later = [submit(client, "en", "feedback") for _ in range(2)]  # not in the first export
+    later = [defender.submit("en", "feedback") for _ in range(2)]  # not in the first export
 
-    decide(read, {codes[lang]: (DECISIONS[lang], MESSAGES[lang]) for lang in LANGS})
-    result = tool(
-        "intake-offline",
-        "reply",
-        read,
-        "--keyring",
-        secretariat["keyring"],
-        "--passphrase-file",
-        secretariat["pass"],
-        "--out",
-        tmp_path / "return-1.bin",
-    )
+    secretariat.decide(read, {codes[lang]: (DECISIONS[lang], MESSAGES[lang]) for lang in LANGS})
+    result = secretariat.run("reply", read, "--out", tmp_path / "return-1.bin")
     assert result.returncode == 0, result.stderr
     assert (
         "5 status updates (0 'delivered', 5 with a message, 0 sent again), 5 items acknowledged"
         in result.stdout
     )
-    result = tool("intake", "import", tmp_path / "return-1.bin", env=server_env)
+    result = operator.run("import", tmp_path / "return-1.bin")
     assert result.returncode == 0, result.stderr
     assert "5 status updates, 5 acknowledged items deleted" in result.stdout
 
     from intake.web.lookup import STATUS_TEXT
 
     for lang in LANGS:
-        page = lookup(client, lang, codes[lang].lower()).text
+        page = defender.look_up(lang, codes[lang].lower()).text
         with app.test_request_context(f"/{lang}/"):
             from flask import g
             from flask_babel import gettext, refresh
@@ -157,46 +89,20 @@ def test_full_cycle_in_every_language(tmp_path, app, client, site, server_env, s
     assert len(remaining) == 2
     read2 = tmp_path / "second"
     bundle = tmp_path / "export-2.bin"
-    assert tool("intake", "export", "--out", bundle, env=server_env).returncode == 0
-    assert (
-        tool(
-            "intake-offline",
-            "decrypt",
-            bundle,
-            "--keyring",
-            secretariat["keyring"],
-            "--passphrase-file",
-            secretariat["pass"],
-            "--out",
-            read2,
-        ).returncode
-        == 0
-    )
+    assert operator.run("export", "--out", bundle).returncode == 0
+    assert secretariat.run("decrypt", bundle, "--out", read2).returncode == 0
     with open(read2 / "decisions.csv", encoding="utf-8-sig") as f:
         assert {row["reference"] for row in csv.DictReader(f)} == set(later)
 
 
-def test_follow_up_round_trip(tmp_path, app, client, site, server_env, secretariat):
-    code = submit(client, "ar", "individual")
-    read = export_decrypt(tmp_path, server_env, secretariat, "e1")
-    decide(read, {code: ("more_info", MESSAGES["ar"])})
-    assert (
-        tool(
-            "intake-offline",
-            "reply",
-            read,
-            "--keyring",
-            secretariat["keyring"],
-            "--passphrase-file",
-            secretariat["pass"],
-            "--out",
-            tmp_path / "r1.bin",
-        ).returncode
-        == 0
-    )
-    assert tool("intake", "import", tmp_path / "r1.bin", env=server_env).returncode == 0
+def test_follow_up_round_trip(defender, tmp_path, app, client, site, operator, secretariat):
+    code = defender.submit("ar", "individual")
+    read = export_decrypt(tmp_path, operator, secretariat, "e1")
+    secretariat.decide(read, {code: ("more_info", MESSAGES["ar"])})
+    assert secretariat.run("reply", read, "--out", tmp_path / "r1.bin").returncode == 0
+    assert operator.run("import", tmp_path / "r1.bin").returncode == 0
 
-    page = lookup(client, "ar", code).text
+    page = defender.look_up("ar", code).text
     assert f'name="reference_code" type="hidden" value="{code}"' in page
     token = csrf_token(page)
     response = client.post("/ar/followup", data={"csrf_token": token, "reference_code": code, "message": ""})
@@ -212,21 +118,8 @@ def test_follow_up_round_trip(tmp_path, app, client, site, server_env, secretari
     )
     assert response.status_code == 200 and 'class="code"' not in response.text
 
-    assert tool("intake", "export", "--out", tmp_path / "e2.bin", env=server_env).returncode == 0
-    assert (
-        tool(
-            "intake-offline",
-            "decrypt",
-            tmp_path / "e2.bin",
-            "--keyring",
-            secretariat["keyring"],
-            "--passphrase-file",
-            secretariat["pass"],
-            "--out",
-            read,
-        ).returncode
-        == 0
-    )
+    assert operator.run("export", "--out", tmp_path / "e2.bin").returncode == 0
+    assert secretariat.run("decrypt", tmp_path / "e2.bin", "--out", read).returncode == 0
     import json
 
     requests = [json.loads(p.read_text(encoding="utf-8")) for p in (read / "requests").glob("*/request.json")]
@@ -238,8 +131,8 @@ def test_follow_up_round_trip(tmp_path, app, client, site, server_env, secretari
     assert [row["form"] for row in rows] == ["individual", "followup"]
 
     # The answer reached the secretariat: the defender is no longer asked for more.
-    reply_and_import(tmp_path, read, server_env, secretariat, "r2.bin")
-    page = lookup(client, "ar", code).text
+    reply_and_import(operator, secretariat, read, tmp_path / "r2.bin")
+    page = defender.look_up("ar", code).text
     from intake.web.lookup import STATUS_TEXT
 
     assert f"<h2>{translated(app, 'ar', STATUS_TEXT['delivered'][0])}</h2>" in page
@@ -257,32 +150,16 @@ def translated(app, lang: str, text) -> str:
         return gettext(str(text._args[0]))
 
 
-def reply_and_import(tmp_path, read, server_env, secretariat, name):
-    result = tool(
-        "intake-offline",
-        "reply",
-        read,
-        "--keyring",
-        secretariat["keyring"],
-        "--passphrase-file",
-        secretariat["pass"],
-        "--out",
-        tmp_path / name,
-    )
-    assert result.returncode == 0, result.stderr
-    assert tool("intake", "import", tmp_path / name, env=server_env).returncode == 0
-
-
 def test_acknowledged_requests_tell_the_defender_they_reached_the_secretariat(
-    tmp_path, app, client, server_env, secretariat
+    defender, tmp_path, app, client, operator, secretariat
 ):
     from intake.web.lookup import STATUS_TEXT
 
-    codes = {lang: submit(client, lang, "feedback" if lang == "fr" else "individual") for lang in LANGS}
-    read = export_decrypt(tmp_path, server_env, secretariat, "e1")
-    reply_and_import(tmp_path, read, server_env, secretariat, "r1.bin")  # nothing decided yet
+    codes = {lang: defender.submit(lang, "feedback" if lang == "fr" else "individual") for lang in LANGS}
+    read = export_decrypt(tmp_path, operator, secretariat, "e1")
+    reply_and_import(operator, secretariat, read, tmp_path / "r1.bin")  # nothing decided yet
     for lang in LANGS:
-        page = lookup(client, lang, codes[lang]).text
+        page = defender.look_up(lang, codes[lang]).text
         name, meaning = (translated(app, lang, text) for text in STATUS_TEXT["delivered"])
         assert f"<h2>{name}</h2>" in page and meaning in page, lang
         waiting = translated(app, lang, STATUS_TEXT["received"][1])
@@ -292,33 +169,22 @@ def test_acknowledged_requests_tell_the_defender_they_reached_the_secretariat(
 
 
 def test_after_gets_past_a_sequence_ahead_of_the_clock(
-    tmp_path, client, site, generation, server_env, secretariat
+    defender, tmp_path, client, site, generation, operator, secretariat
 ):
     """A keyring restored without its .sequence file, on a machine whose clock is behind the last reply."""
     import time
 
-    code = submit(client, "es", "individual")
-    read = export_decrypt(tmp_path, server_env, secretariat, "e1")
+    code = defender.submit("es", "individual")
+    read = export_decrypt(tmp_path, operator, secretariat, "e1")
     ahead = int(time.time()) + 10**9  # a reply once made with a clock far ahead, or this one behind
     (tmp_path / "earlier.bin").write_bytes(signed(generation, ahead))
-    assert tool("intake", "import", tmp_path / "earlier.bin", env=server_env).returncode == 0
-    assert not Path(str(secretariat["keyring"]) + ".sequence").exists()  # restored without it
+    assert operator.run("import", tmp_path / "earlier.bin").returncode == 0
+    assert not Path(str(secretariat.keyring) + ".sequence").exists()  # restored without it
 
     def reply(name, *flags):
-        result = tool(
-            "intake-offline",
-            "reply",
-            read,
-            "--keyring",
-            secretariat["keyring"],
-            "--passphrase-file",
-            secretariat["pass"],
-            "--out",
-            tmp_path / name,
-            *flags,
-        )
+        result = secretariat.run("reply", read, "--out", tmp_path / name, *flags)
         assert result.returncode == 0, result.stderr
-        return tool("intake", "import", tmp_path / name, env=server_env)
+        return operator.run("import", tmp_path / name)
 
     refused = reply("r1.bin")
     assert refused.returncode == 2 and f"not newer than the last one applied ({ahead})" in refused.stderr
@@ -357,29 +223,29 @@ def hostile_bundles(generation):
 
 
 def test_forged_tampered_truncated_and_replayed_bundles_change_nothing(
-    tmp_path, client, site, generation, server_env
+    defender, tmp_path, client, site, generation, operator
 ):
-    code = submit(client, "fr", "feedback")
+    code = defender.submit("fr", "feedback")
     first = signed(
         generation,
         7,
         [return_bundle.Update(refcode.lookup_id(refcode.normalise(code)), "in_review", "2026-11-21")],
     )
     (tmp_path / "first.bin").write_bytes(first)
-    assert tool("intake", "import", tmp_path / "first.bin", env=server_env).returncode == 0
+    assert operator.run("import", tmp_path / "first.bin").returncode == 0
     before = snapshot(site["INTAKE_DATA_DIR"])
     for name, data, message in hostile_bundles(generation):
         path = tmp_path / f"{name}.bin"
         path.write_bytes(data)
-        result = tool("intake", "import", path, env=server_env)
+        result = operator.run("import", path)
         assert result.returncode == 2, name
         assert message in result.stderr and "nothing was changed" in result.stderr, (name, result.stderr)
         assert "Traceback" not in result.stderr
         assert snapshot(site["INTAKE_DATA_DIR"]) == before, name
 
 
-def test_an_interrupted_import_is_completed_by_the_next(tmp_path, client, site, generation):
-    codes = [refcode.normalise(submit(client, "en", "feedback")) for _ in range(3)]
+def test_an_interrupted_import_is_completed_by_the_next(defender, tmp_path, client, site, generation):
+    codes = [refcode.normalise(defender.submit("en", "feedback")) for _ in range(3)]
     dropbox = DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox")
     statuses = statuses_of(site)
     items = dropbox.item_ids()
@@ -398,9 +264,9 @@ def test_an_interrupted_import_is_completed_by_the_next(tmp_path, client, site, 
     assert not (Path(site["INTAKE_DATA_DIR"]) / importer.JOURNAL).exists()
 
 
-def test_reply_refuses_bad_decisions_naming_the_row(tmp_path, client, server_env, secretariat):
-    code = submit(client, "en", "individual")
-    read = export_decrypt(tmp_path, server_env, secretariat, "e")
+def test_reply_refuses_bad_decisions_naming_the_row(defender, tmp_path, client, operator, secretariat):
+    code = defender.submit("en", "individual")
+    read = export_decrypt(tmp_path, operator, secretariat, "e")
     cases = [
         ((code, "approved", ""), "row 2: unknown status 'approved'"),
         ((code, "", "a message"), "row 2: a message needs a status too"),
@@ -415,17 +281,7 @@ def test_reply_refuses_bad_decisions_naming_the_row(tmp_path, client, server_env
             writer = csv.DictWriter(f, fieldnames=rows[0].keys())
             writer.writeheader()
             writer.writerows(rows)
-        result = tool(
-            "intake-offline",
-            "reply",
-            read,
-            "--keyring",
-            secretariat["keyring"],
-            "--passphrase-file",
-            secretariat["pass"],
-            "--out",
-            tmp_path / "r.bin",
-        )
+        result = secretariat.run("reply", read, "--out", tmp_path / "r.bin")
         assert result.returncode == 2 and expected in result.stderr, result.stderr
         assert not (tmp_path / "r.bin").exists()
 
@@ -438,26 +294,22 @@ def test_messages_are_padded_sealed_to_the_code_and_open_only_with_it():
     assert return_bundle.open_message(long, refcode.reply_key(code)) == "ж" * 1000
     with pytest.raises(return_bundle.ReturnError):
         return_bundle.open_message(short, refcode.reply_key(other))
-    # A bundle carries a status as its index: new statuses only ever go at the end.
-    assert STATUSES == (
-        "received",
-        "in_review",
-        "more_info",
-        "referred",
-        "accepted",
-        "declined",
-        "closed",
-        "delivered",
-    )
 
 
-def test_unknown_and_mistyped_codes_do_the_same_work(app, client, monkeypatch):
+def test_the_status_indexes_are_the_ones_formats_md_gives():
+    """A bundle carries a status as its index: the reader and the spec must agree on every one."""
+    spec = (ROOT / "docs" / "formats.md").read_text(encoding="utf-8")
+    row = next(line for line in spec.splitlines() if "status: index into" in line)
+    assert tuple(re.findall(r"`([a-z_]+)`", row)) == STATUSES
+
+
+def test_unknown_and_mistyped_codes_do_the_same_work(defender, app, client, monkeypatch):
     import intake.web.lookup
 
     calls = []
     real = refcode.reply_key
     monkeypatch.setattr(intake.web.lookup.refcode, "reply_key", lambda c: calls.append(c) or real(c))
-    known = submit(client, "en", "feedback")
+    known = defender.submit("en", "feedback")
     for typed in (known, refcode.display(refcode.make()), "not a code", known[:-1] + "0"):
         before = len(calls)
         with app.test_request_context("/en/status"):

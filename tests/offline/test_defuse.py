@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from intake.offline import render
 
-from .test_offline_hostile import KEYRING, honest_entries, made, write_entries
+from .crafting import KEYRING, honest_entries, made, write_entries
 
 FORMULA = "=+-@"
 # Every character a spreadsheet, or Unicode's compatibility mapping (NFKC), reads as one of them:

@@ -10,37 +10,12 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from intake.offline.decrypt import decrypt_bundle
 
-from .conftest import LANGS, ROOT, filled
-from .test_web_submit import everything_under
+from ..conftest import ARTIFACTS, LANGS, everything_under, filled
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
 FORMS = ("individual", "organisation", "feedback")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    """Debian's Chromium, driven by Playwright; the test fails loudly if it is missing."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Chromium is required: apt-get install chromium (make test does it as root)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 def fill(page, answers: dict) -> None:
@@ -235,7 +210,7 @@ def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(
     from intake.server import importer
     from intake.server.dropbox import DropBox
 
-    from .conftest import statuses_of
+    from ..conftest import statuses_of
 
     page = chromium.new_page()
     page.goto(f"{server['url']}/ru/individual")

@@ -13,7 +13,7 @@ from intake.formats import envelope, export_bundle, item, refcode
 from intake.formats.envelope import KIND_BODY, KIND_RECORD, FormatError, Frame
 from intake.formats.keyring import Generation
 
-from .conftest import ROOT, make_item, payload
+from ..conftest import ROOT, make_item, payload
 
 _GEN = Generation.new()
 _, _GOOD = make_item(payload(), _GEN)

@@ -1,6 +1,5 @@
 """Submitting without JavaScript: sealed in server memory, stored durably, readable offline only."""
 
-import io
 import os
 import re
 import secrets
@@ -13,35 +12,16 @@ from intake.offline.decrypt import decrypt_bundle
 from intake.server import cli
 from intake.server.statuses import StatusStore
 
-from .conftest import LANGS, csrf_token, filled
-
-
-def post_form(client, lang, form, data):
-    """GET the form (for its token and cookie) and POST the answers, as a browser would."""
-    page = client.get(f"/{lang}/{form}")
-    assert page.status_code == 200
-    return client.post(f"/{lang}/{form}", data={**data, "csrf_token": csrf_token(page.text)})
-
-
-def everything_under(*folders):
-    """All bytes of all files under the folders."""
-    for folder in folders:
-        for root, _dirs, files in os.walk(folder):
-            for name in files:
-                with open(os.path.join(root, name), "rb") as f:
-                    yield os.path.join(root, name), f.read()
-
-
-def code_of(page: str) -> str:
-    return re.search(r'<p class="code"><bdi dir="ltr">([0-9A-Z-]{23})</bdi>', page).group(1)
+from ..actors import code_of, multipart
+from ..conftest import LANGS, everything_under, filled
 
 
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("form", ["individual", "organisation", "feedback"])
-def test_submit_export_decrypt_round_trip(tmp_path, site, client, keyring, lang, form, monkeypatch):
+def test_submit_export_decrypt_round_trip(tmp_path, site, defender, keyring, lang, form, monkeypatch):
     marker = f"MARK{secrets.token_hex(8)}"
     answers = filled(form, marker)
-    response = post_form(client, lang, form, answers)
+    response = defender.send(lang, form, answers)
     assert response.status_code == 200, response.text[:2000]
     assert response.headers["Cache-Control"] == "no-store"
     code = code_of(response.text)
@@ -81,9 +61,9 @@ def decrypt_requests(out):
         yield json.loads(path.read_text(encoding="utf-8"))
 
 
-def test_export_twice_is_safe_and_deletes_nothing(tmp_path, site, client, monkeypatch, keyring):
+def test_export_twice_is_safe_and_deletes_nothing(tmp_path, site, defender, monkeypatch, keyring):
     for _ in range(3):
-        assert post_form(client, "en", "feedback", filled("feedback", "x")).status_code == 200
+        assert defender.send("en", "feedback", filled("feedback", "x")).status_code == 200
     for name, value in site.items():
         monkeypatch.setenv(name, value)
     assert cli.main(["export", "--out", str(tmp_path / "a.bin")]) == 0
@@ -96,12 +76,12 @@ def test_export_twice_is_safe_and_deletes_nothing(tmp_path, site, client, monkey
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_errors_keep_every_answer_and_are_translated(app, client, site, lang):
+def test_errors_keep_every_answer_and_are_translated(app, defender, site, lang):
     answers = filled("individual", "KEEPME")
     del answers["defender_name"], answers["hr_work"]
     answers["contact_details"] = ""  # required because contact_method is email
     answers["amount_eur"] = "three thousand"
-    response = post_form(client, lang, "individual", answers)
+    response = defender.send(lang, "individual", answers)
     assert response.status_code == 400
     with app.test_request_context(f"/{lang}/"):
         from flask import g
@@ -136,16 +116,20 @@ def test_missing_or_stale_csrf_keeps_answers_and_stores_nothing(client, site):
     assert not os.path.exists(os.path.join(site["INTAKE_DATA_DIR"], "dropbox"))
 
 
-def test_large_parts_are_never_spooled_to_disk(client, site, monkeypatch, tmp_path):
-    spool = tmp_path / "spool"
-    spool.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(spool))
-    page = client.get("/en/feedback")
-    big = io.BytesIO(b"SPOOLMARK" * 40_000)  # 360 kB: Werkzeug spools parts over 500 kB by default
-    data = {**filled("feedback", "x"), "csrf_token": csrf_token(page.text), "upload": (big, "evidence.txt")}
-    response = client.post("/en/feedback", data=data, content_type="multipart/form-data")
-    assert response.status_code == 200
-    assert os.listdir(spool) == []
+def test_large_parts_are_never_spooled_to_disk(defender, monkeypatch, tmp_path):
+    """Werkzeug writes a part over 500 kB to a temporary file: plaintext on disk. With nowhere to
+    write one, a request that spooled would fail; ours seals file parts as they stream, drops parts
+    it has no use for, and so never needs one."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "nowhere"))
+    big = b"SPOOLMARK" * 250_000  # 2.25 MB, far over Werkzeug's 500 kB threshold
+    answers = filled("individual", "x")
+    response = defender.send("en", "individual", answers, files=[("evidence.txt", big)])
+    assert response.status_code == 200, response.text[:300]
+    content_type, body = multipart({**answers, "csrf_token": defender.token("en", "individual")})
+    stray = f'--{content_type.split("=")[1]}\r\nContent-Disposition: form-data; name="upload"; filename="x.txt"\r\n\r\n'
+    body = stray.encode() + big + b"\r\n" + body  # a file part under a name the form does not have
+    assert defender.post("/en/individual", body, content_type).status_code == 200
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_oversized_body_is_refused_with_a_translated_page(client):

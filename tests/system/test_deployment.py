@@ -1,8 +1,6 @@
 """Deploying as an operator does: the wheel outside the checkout, a service account, a root shell."""
 
-import csv
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LANGS, ROOT, filled, free_port, post_form, wait_for
+from ..actors import Defender, Secretariat
+from ..conftest import LANGS, free_port, wait_for
 
 PASSPHRASE = "correct horse battery staple"
 PAGES = ["", "individual", "organisation", "feedback", "status", "other-support"]
@@ -125,59 +124,29 @@ def test_a_service_account_with_copied_keys_and_root_commands_answers_every_look
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    defender = Defender(url=url)
     try:
         wait_for(url + "/", proc)
         codes = []
         for lang, form in (("ar", "individual"), ("es", "feedback"), ("ru", "organisation")):
-            status, page = post_form(url, lang, form, filled(form, "SERVICEMARK"))
-            assert status == 200, page[:500]  # the service reads the copied keys
-            codes.append(re.search(r'<bdi dir="ltr">([0-9A-Z-]{23})</bdi>', page).group(1))
+            codes.append(defender.submit(lang, form, "SERVICEMARK"))  # the service reads the copied keys
 
         export = run_as_root(deployment, settings, "export", "--out", base / "usb" / "export.bin")
         assert export.returncode == 0 and "exported 3 entries" in export.stdout, export.stderr
-        out = tmp_path / "requests"
-        subprocess.run(
-            [
-                OFFLINE,
-                "decrypt",
-                base / "usb" / "export.bin",
-                "--keyring",
-                keys_for_the_server["keyring"],
-                "--passphrase-file",
-                keys_for_the_server["pass"],
-                "--out",
-                out,
-            ],
-            check=True,
-            capture_output=True,
-        )
-        decide(
-            out / "decisions.csv", {codes[0]: ("accepted", "Nous vous écrirons."), codes[1]: ("closed", "")}
-        )
-        subprocess.run(
-            [
-                OFFLINE,
-                "reply",
-                out,
-                "--keyring",
-                keys_for_the_server["keyring"],
-                "--passphrase-file",
-                keys_for_the_server["pass"],
-                "--out",
-                base / "usb" / "return.bin",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        secretariat = Secretariat.existing(keys_for_the_server["keyring"], keys_for_the_server["pass"])
+        out = secretariat.decrypt(base / "usb" / "export.bin", tmp_path / "requests")
+        secretariat.decide(out, {codes[0]: ("accepted", "Nous vous écrirons."), codes[1]: ("closed", "")})
+        secretariat.reply(out, base / "usb" / "return.bin")
         imported = run_as_root(deployment, settings, "import", base / "usb" / "return.bin")
         assert imported.returncode == 0, imported.stderr
 
         for code, expected in zip(codes, ("Accepted", "Closed", None), strict=True):
-            status, page = lookup(url, "en", code)
+            answer = defender.look_up("en", code)
+            status, page = answer.status_code, answer.text
             assert status == 200, page[:300]
             if expected:
                 assert f"<strong>{expected}</strong>" in page or expected in page
-        assert "Nous vous écrirons." in lookup(url, "fr", codes[0])[1]
+        assert "Nous vous écrirons." in defender.look_up("fr", codes[0]).text
         # Nothing the root shell wrote in the data folder belongs to root.
         for path in (base / "data").rglob("*"):
             assert path.stat().st_uid == service_account.pw_uid, path
@@ -197,40 +166,3 @@ def test_a_service_account_with_copied_keys_and_root_commands_answers_every_look
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def decide(path: Path, decisions: dict) -> None:
-    """Fill in decisions.csv as the secretariat does."""
-    with open(path, encoding="utf-8-sig", newline="") as f:  # decrypt writes a BOM, for spreadsheets
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        if row["reference"] in decisions:
-            row["status"], row["message"] = decisions[row["reference"]]
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def lookup(url: str, lang: str, code: str) -> tuple[int, str]:
-    return post_form(url, lang, "status", {"reference_code": code})
-
-
-def test_the_shipped_unit_and_settings_file_are_valid(deployment, service_account, tmp_path):
-    """deploy/intake.service as systemd reads it, and deploy/intake.env.sample as intake reads it."""
-    from intake.server import settings
-
-    if shutil.which("systemd-analyze") is None:
-        pytest.fail("checking the unit needs systemd-analyze (apt-get install systemd)")
-    unit = (ROOT / "deploy" / "intake.service").read_text(encoding="utf-8")
-    assert "ExecStart=/opt/intake/bin/intake serve" in unit and "User=intake\n" in unit
-    here = unit.replace("/opt/intake/bin/intake", str(deployment / "venv" / "bin" / "intake"))
-    (tmp_path / "intake.service").write_text(
-        here.replace("User=intake\n", f"User={service_account.pw_name}\n")
-    )
-    result = subprocess.run(
-        ["systemd-analyze", "verify", tmp_path / "intake.service"], capture_output=True, text=True
-    )
-    assert result.returncode == 0 and "intake.service" not in result.stderr, result.stderr
-    cfg = settings.load({"INTAKE_CONFIG": str(ROOT / "deploy" / "intake.env.sample")})
-    assert cfg.data_dir == Path("/var/lib/intake") and cfg.keys_dir == Path("/etc/intake/keys")

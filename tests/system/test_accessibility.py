@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LANGS, ROOT, csrf_token, filled
-from .test_browser import CHROMIUM, chromium  # noqa: F401 (a fixture)
+from ..conftest import LANGS, ROOT, csrf_token, filled
 
 AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 PAGES = ["", "individual", "organisation", "feedback", "status", "other-support"]
@@ -30,7 +29,7 @@ def pages_to_check(client, lang):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_axe_finds_no_serious_violation(chromium, client, lang, tmp_path):  # noqa: F811
+def test_axe_finds_no_serious_violation(chromium, client, lang, tmp_path):
     if not AXE.exists():
         pytest.fail("axe-core is missing: make test installs it into .cache/npm")
     context = chromium.new_context(bypass_csp=True)  # to inject axe; the pages' own CSP is tested elsewhere
@@ -69,7 +68,7 @@ def test_every_page_is_valid_html(client, tmp_path):
     assert result.returncode == 0 and errors == [], (errors[:20], result.stderr[-2000:])
 
 
-def test_a_form_works_with_the_keyboard_alone(chromium, server):  # noqa: F811
+def test_a_form_works_with_the_keyboard_alone(chromium, server):
     context = chromium.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{server['url']}/ar/feedback")

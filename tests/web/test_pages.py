@@ -8,7 +8,7 @@ from intake import create_app
 from intake.formats import refcode
 from intake.web.security import CSP
 
-from .conftest import LANGS, csrf_token, filled
+from ..conftest import LANGS, filled
 
 PAGES = ["", "individual", "organisation", "feedback", "status", "other-support"]
 
@@ -91,23 +91,14 @@ def test_a_bad_key_file_is_offline_too(site, tmp_path):
     assert client.get("/en/").status_code == 503
 
 
-def lookup(client, lang, typed):
-    page = client.get(f"/{lang}/status")
-    return client.post(f"/{lang}/status", data={"reference_code": typed, "csrf_token": csrf_token(page.text)})
-
-
 @pytest.mark.parametrize("lang", LANGS)
-def test_status_lookup_and_the_neutral_answer(client, lang):
-    page = client.get(f"/{lang}/feedback")
-    receipt = client.post(
-        f"/{lang}/feedback", data={**filled("feedback", "x"), "csrf_token": csrf_token(page.text)}
-    )
-    code = re.search(r'<bdi dir="ltr">([0-9A-Z-]{23})</bdi>', receipt.text).group(1)
-    found = lookup(client, lang, code.lower().replace("-", " "))
+def test_status_lookup_and_the_neutral_answer(defender, lang):
+    code = defender.submit(lang, "feedback", "x")
+    found = defender.look_up(lang, code.lower().replace("-", " "))
     assert found.status_code == 200
     assert 'class="result"' in found.text and code not in found.text
-    unknown = lookup(client, lang, refcode.display(refcode.make()))
-    typo = lookup(client, lang, code[:-1] + ("0" if code[-1] != "0" else "1"))
+    unknown = defender.look_up(lang, refcode.display(refcode.make()))
+    typo = defender.look_up(lang, code[:-1] + ("0" if code[-1] != "0" else "1"))
     assert unknown.status_code == typo.status_code == 200
 
     def answer(response):
@@ -152,16 +143,12 @@ def test_every_error_page_is_translated(app, lang):
         assert error_title(app, lang, code) != error_title(app, "en", code)
 
 
-def test_a_server_fault_is_a_translated_500_without_details(client, caplog):
-    page = client.get("/ru/feedback")
-    receipt = client.post(
-        "/ru/feedback", data={**filled("feedback", "x"), "csrf_token": csrf_token(page.text)}
-    )
-    code = re.search(r'<bdi dir="ltr">([0-9A-Z-]{23})</bdi>', receipt.text).group(1)
+def test_a_server_fault_is_a_translated_500_without_details(client, defender, caplog):
+    code = defender.submit("ru", "feedback", "x")
     status_dir = client.application.extensions["intake"].statuses.root
     for path in status_dir.iterdir():
         path.write_text("SECRETDETAIL not json")  # a damaged status record
-    response = lookup(client, "ru", code)
+    response = defender.look_up("ru", code)
     assert response.status_code == 500
     assert 'lang="ru"' in response.text and "Traceback" not in response.text
     assert "SECRETDETAIL" not in response.text and "SECRETDETAIL" not in caplog.text

@@ -14,7 +14,7 @@ from intake.formats.payload import encode_json
 from intake.web import submit
 from intake.web.fields import clean
 
-from .conftest import ROOT, SAMPLES
+from ..conftest import ROOT, SAMPLES
 
 VENDOR = ROOT / "intake" / "static" / "vendor"
 PINNED = {
@@ -153,7 +153,7 @@ def envelope_for(payload, public_key) -> str:
 
 
 def post_envelope(client, lang, form, **data):
-    from .conftest import csrf_token
+    from ..conftest import csrf_token
 
     page = client.get(f"/{lang}/{form}")
     fields = {"csrf_token": csrf_token(page.text), **data}

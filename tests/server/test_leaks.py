@@ -11,10 +11,8 @@ import pytest
 
 from intake.formats import refcode, return_bundle
 
-from .conftest import LANGS, filled, post_form
-from .test_attachments import upload
-from .test_operations import intake
-from .test_returns import lookup, submit
+from ..actors import Defender, run
+from ..conftest import LANGS, filled
 
 
 def midnight_utc() -> int:
@@ -27,14 +25,14 @@ def test_every_file_and_folder_the_server_writes_is_dated_by_the_day_and_owner_o
 ):
     url = server["url"]
     for lang, form in (("ar", "individual"), ("ru", "feedback")):
-        assert post_form(url, lang, form, filled(form, "STAMPED"))[0] == 200
+        assert Defender(url=url).send(lang, form, filled(form, "STAMPED")).status_code == 200
     from intake import create_app
 
     client = create_app(site).test_client()  # a request with files, through the same data folder
     assert (
-        upload(
-            client, "es", "organisation", filled("organisation", "FILES"), [("a.pdf", b"%PDF-1")]
-        ).status_code
+        Defender(client)
+        .send("es", "organisation", filled("organisation", "FILES"), [("a.pdf", b"%PDF-1")])
+        .status_code
         == 200
     )
     # An import: statuses written, items deleted, the journal made and removed.
@@ -47,7 +45,7 @@ def test_every_file_and_folder_the_server_writes_is_dated_by_the_day_and_owner_o
         return_bundle.ReturnBundle(2, "2026-11-21", (update,), dropbox.item_ids()[:1]), generation.sign
     )
     (tmp_path / "return.bin").write_bytes(bundle)
-    assert intake(server["env"], "import", tmp_path / "return.bin").returncode == 0
+    assert run("intake", "import", tmp_path / "return.bin", env=server["env"]).returncode == 0
     time.sleep(0.5)  # let the workers finish whatever they write after answering
     day = midnight_utc()
     data = Path(site["INTAKE_DATA_DIR"])
@@ -64,7 +62,7 @@ def test_every_file_and_folder_the_server_writes_is_dated_by_the_day_and_owner_o
 def status_lengths(client, lang, codes) -> set[int]:
     lengths = set()
     for code in codes:
-        response = lookup(client, lang, code)
+        response = Defender(client).look_up(lang, code)
         assert response.status_code == 200
         assert int(response.headers["Content-Length"]) == len(response.data)
         lengths.add(len(response.data))
@@ -76,9 +74,11 @@ def test_every_lookup_answer_has_one_length_on_the_wire(client, site, generation
     from intake.server import importer
     from intake.server.dropbox import DropBox
 
-    from .conftest import statuses_of
+    from ..conftest import statuses_of
 
-    codes = {name: submit(client, lang, "feedback") for name in ("received", "long", "short", "more")}
+    codes = {
+        name: Defender(client).submit(lang, "feedback") for name in ("received", "long", "short", "more")
+    }
     long_message = "ش" * (return_bundle.MAX_MESSAGE // 2)  # the longest message, in Arabic letters
     decided = {
         "long": ("accepted", long_message),
@@ -99,7 +99,7 @@ def test_every_lookup_answer_has_one_length_on_the_wire(client, site, generation
     )
     unknown = refcode.display(refcode.make())
     mistyped = codes["received"][:-1] + ("0" if codes["received"][-1] != "0" else "1")
-    assert long_message in lookup(client, lang, codes["long"]).text  # the message is really shown
+    assert long_message in Defender(client).look_up(lang, codes["long"]).text  # the message is really shown
     assert len(status_lengths(client, lang, [unknown, mistyped, *codes.values()])) == 1
 
 
@@ -125,6 +125,6 @@ def test_a_huge_file_given_to_import_is_refused_in_one_line(server, tmp_path):
     with open(huge, "wb") as f:
         f.truncate(2 * 10**9)  # 2 GB, sparse
     for given in (huge, "/dev/zero"):
-        result = intake(server["env"], "import", given)
+        result = run("intake", "import", given, env=server["env"])
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert len(result.stderr.splitlines()) == 1 and "far larger than any return bundle" in result.stderr

@@ -32,7 +32,7 @@ from intake.web import fields, submit, uploads
 from intake.web.forms import FeedbackForm
 from intake.web.support_forms import IndividualForm, OrganisationForm
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 NODE = shutil.which("node")
 ENOUGH = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -148,6 +148,7 @@ def test_numbers_are_read_alike(page, text):
     assert browser_reads(page, NUMBERS, raw) == server_reads(NUMBERS, raw)
 
 
+@pytest.mark.slow
 def test_every_code_point_is_read_alike_in_numbers_and_cleaning(page):
     """Exhaustive where a sample could miss one character: every digit of every script, every
     separator, every space and control character that cleaning trims or drops."""

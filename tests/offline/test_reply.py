@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from intake.formats import refcode, return_bundle
-from intake.formats.keyring import Generation, Keyring, save
+from intake.formats.keyring import QUICK, Generation, Keyring, save
 from intake.offline.decrypt import decrypt_bundle
 from intake.server import datafolder, importer
 from intake.server.dropbox import DropBox
 from intake.server.statuses import StatusStore
 
-from .test_offline_hostile import honest_entries, made, write_entries
+from .crafting import honest_entries, made, write_entries
 
 PASSPHRASE = "the reply passphrase is long"
 
@@ -36,7 +36,7 @@ class AirGap:
         self.base = base
         self.generation = Generation.new()
         self.keyring = base / "secretariat.keyring"
-        save(self.keyring, Keyring((self.generation,)), PASSPHRASE)
+        save(self.keyring, Keyring((self.generation,)), PASSPHRASE, cost=QUICK)
         (base / "pass.txt").write_text(PASSPHRASE, encoding="utf-8")
         self.out = base / "requests"
         self.replies = 0

@@ -8,10 +8,10 @@ import sys
 import pytest
 
 from intake.formats import refcode, return_bundle
-from intake.formats.keyring import Generation, Keyring, save
+from intake.formats.keyring import QUICK, Generation, Keyring, save
 from intake.offline.decrypt import decrypt_bundle
 
-from .conftest import make_item, payload, snapshot
+from ..conftest import make_item, payload, snapshot
 
 PASSPHRASE = "the decisions passphrase"
 HEADER = ["reference", "status", "message", "urgency", "received", "form", "language", "country", "item"]
@@ -41,7 +41,7 @@ def air_gap(tmp_path_factory):
     """Three requests decrypted on the air-gapped machine, and the keyring that signs replies."""
     base = tmp_path_factory.mktemp("decisions")
     generation = Generation.new()
-    save(base / "secretariat.keyring", Keyring((generation,)), PASSPHRASE)
+    save(base / "secretariat.keyring", Keyring((generation,)), PASSPHRASE, cost=QUICK)
     (base / "pass.txt").write_text(PASSPHRASE, encoding="utf-8")
     from intake.formats import export_bundle
 
@@ -242,7 +242,7 @@ def test_decrypt_adds_rows_the_way_the_file_was_saved_and_never_touches_the_othe
     saved = spreadsheet(rows, sep=";", encoding="cp1252")
     (out / "decisions.csv").write_bytes(saved)
     generation = air_gap["generation"]
-    from .test_offline_hostile import honest_entries, made, write_entries
+    from .crafting import honest_entries, made, write_entries
 
     new = made(generation=generation, country="Côte d’Ivoire 日本")
     write_entries(tmp_path / "more.bin", honest_entries(os.urandom(16), new))

@@ -1,91 +1,23 @@
 """A hostile server crafting export bundles cannot stop the offline tool, nor hide honest requests."""
 
 import csv
-import hashlib
-import io
-import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from intake.formats import export_bundle, item, stream
-from intake.formats.keyring import Generation, Keyring, save
+from intake.formats import item
+from intake.formats.keyring import QUICK, save
 from intake.offline.decrypt import decrypt_bundle
 
-from .conftest import make_item, payload, snapshot, tree
+from ..conftest import snapshot, tree
+from .crafting import KEYRING, check_honest, honest_entries, made, write_entries
 
 PASSPHRASE = "a hostile bundle passphrase"
-GEN = Generation.new()
-KEYRING = Keyring((GEN,))
-
-
-def sealed_file(data: bytes) -> tuple[bytes, bytes]:
-    """Seal a file as the server does; return (key, stream)."""
-    out = io.BytesIO()
-    sealer = stream.Sealer(out)
-    sealer.write(data)
-    sealer.finish()
-    return sealer.key, out.getvalue()
-
-
-@dataclass
-class Made:
-    """An item as a sender made it, its attachment streams, and the files they hold."""
-
-    data: bytes
-    body: dict
-    streams: list[bytes] = field(default_factory=list)
-    files: list[bytes] = field(default_factory=list)
-
-    def __repr__(self) -> str:  # test output never shows what a request says
-        return f"<item with {len(self.streams)} files>"
-
-
-def made(files=(), names=None, generation=GEN, **fields) -> Made:
-    """An item announcing these files, sealed with the real code."""
-    body = payload(**fields)
-    metas, streams = [], []
-    for number, data in enumerate(files):
-        key, stream = sealed_file(data)
-        name = names[number] if names else f"evidence-{number}.jpg"
-        metas.append({"name": name, "type": "image/jpeg", "size": len(data), "key": key.hex()})
-        streams.append(stream)
-    if files:
-        body["attachments"] = metas
-    return Made(make_item(body, generation)[1], body, streams, list(files))
-
-
-def write_entries(path: Path, entries) -> None:
-    """Write (type, id, data, checksum_ok) entries as a hostile server could: any order, any id."""
-    with open(path, "wb") as f:
-        f.write(b"INTAKE-X" + bytes([1, 0, 0, 0]) + len(entries).to_bytes(4, "big"))
-        for type_, id_, data, checksum_ok in entries:
-            head = bytes([type_]) + id_ + len(data).to_bytes(4, "big")
-            digest = hashlib.sha256(export_bundle.CHECKSUM_DOMAIN + head + data).digest()
-            f.write(head + data + (digest if checksum_ok else bytes(32)))
-
-
-def honest_entries(id_: bytes, m: Made) -> list:
-    return [(1, id_, m.data, True)] + [(2, id_, s, True) for s in m.streams]
-
-
-def check_honest(out: Path, id_: bytes, m: Made) -> None:
-    """The honest item is in its folder: its payload exactly, its files byte for byte."""
-    folder = out / "requests" / id_.hex()
-    request = json.loads((folder / "request.json").read_bytes())
-    same = request["request"] == m.body  # compared apart, so a failure does not print the request
-    assert same, f"{id_.hex()}: the request differs from what the sender sealed"
-    assert (folder / "request.html").is_file()
-    for number, data in enumerate(m.files, start=1):
-        [written] = [p for p in folder.iterdir() if p.name.startswith(f"attachment-{number}.")]
-        same = written.read_bytes() == data
-        assert same, f"{written.name} differs from the file the sender sealed"
 
 
 def check_index(out: Path) -> None:
@@ -149,7 +81,7 @@ def craft(kind: str, data, state) -> list:
 @pytest.fixture(scope="module")
 def keyring_file(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ring")
-    save(folder / "secretariat.keyring", KEYRING, PASSPHRASE)
+    save(folder / "secretariat.keyring", KEYRING, PASSPHRASE, cost=QUICK)
     (folder / "pass.txt").write_text(PASSPHRASE, encoding="utf-8")
     return folder / "secretariat.keyring", folder / "pass.txt"
 
