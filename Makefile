@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test unit bench clean system-deps
+.PHONY: run test unit lint bench clean system-deps
 
 # Demo keys are made on the first run only, with a loud warning (intake demo-keys); `intake
 # serve` is the production server, as the systemd unit runs it (docs/operator.md).
@@ -35,10 +35,15 @@ system-deps:
 	@# axe-core, the accessibility checker the browser tests inject, pinned, from the npm registry.
 	@[ -f .cache/npm/node_modules/axe-core/axe.min.js ] || npm install --silent --no-save --prefix .cache/npm axe-core@4.14.1
 
-test: system-deps $(VENV)/.installed
+# What every test run checks first, and what pre-commit runs (.pre-commit-config.yaml): complete
+# catalogs (compiled for the tests), lint, formatting, types.
+lint: $(VENV)/.installed
 	$(BIN)/intake translations check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: system-deps $(VENV)/.installed lint
 	$(BIN)/python -m pytest
 
 # The fast tier: everything that needs no real service, browser, account or file system of its
@@ -53,4 +58,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

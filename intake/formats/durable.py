@@ -15,7 +15,7 @@ def today_start() -> int:
     return calendar.timegm((*time.gmtime()[:3], 0, 0, 0))
 
 
-def stamp(*paths: Path) -> None:
+def stamp(*paths: str | os.PathLike[str]) -> None:
     """Set the access and modification times of files and folders to the start of the day."""
     day = today_start()
     for path in paths:

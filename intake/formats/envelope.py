@@ -56,7 +56,7 @@ class Frame:
     key_id: bytes
     payload: bytes
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.kind not in FRAME_SIZES:
             raise FormatError(f"unknown frame kind {self.kind}")
         if self.origin not in ORIGINS:

@@ -39,7 +39,7 @@ class Entry:
     data: bytes
 
     @property
-    def name(self) -> str:
+    def name(self: "Entry | BadEntry") -> str:
         """Name the entry in reports: its position and id, both of which the reader chose or checked."""
         return f"item {self.index} ({self.id.hex()})"
 

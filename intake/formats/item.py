@@ -8,7 +8,7 @@ from nacl.public import PrivateKey, PublicKey
 
 from intake.formats import envelope, refcode
 from intake.formats.envelope import KIND_BODY, KIND_RECORD, FormatError
-from intake.formats.payload import FORMS, check_payload, encode_json, parse_json_object
+from intake.formats.payload import FORMS, JSONObject, check_payload, encode_json, parse_json_object
 
 RECORD_SIZE = envelope.ENVELOPE_SIZES[KIND_RECORD]
 BODY_SIZE = envelope.ENVELOPE_SIZES[KIND_BODY]
@@ -28,7 +28,7 @@ def body_binding(body_envelope: bytes) -> str:
     return body_envelope[start : start + 32].hex()
 
 
-def seal_body(payload: dict, public_key: PublicKey, origin: int = envelope.ORIGIN_SERVER) -> bytes:
+def seal_body(payload: JSONObject, public_key: PublicKey, origin: int = envelope.ORIGIN_SERVER) -> bytes:
     """Seal a defender's payload in server memory (the path taken without JavaScript)."""
     kid = envelope.key_id(bytes(public_key))
     frame = envelope.Frame(KIND_BODY, origin, kid, encode_json(payload))
@@ -60,7 +60,7 @@ class Record:
     form: str
     origin: str
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if refcode.normalise(self.reference) != self.reference:
             raise FormatError("record reference code is not canonical")
         if not _DAY.match(self.day):
@@ -80,7 +80,7 @@ class Opened:
     """A decrypted item: the Record, the defender's payload, and the body's binding."""
 
     record: Record
-    payload: dict
+    payload: JSONObject
     binding: str
     key_id: bytes
 

@@ -2,30 +2,34 @@
 
 import json
 import re
+from typing import Any, NoReturn, TypeAlias
 
 from intake.formats import languages
 from intake.formats.envelope import FormatError
 
 FORMS = ("individual", "organisation", "feedback", "followup")
 
+# A JSON object as parsed: its values are whatever the bytes held until a check looks at them.
+JSONObject: TypeAlias = dict[str, Any]
 
-def encode_json(value) -> bytes:
+
+def encode_json(value: object) -> bytes:
     """Encode JSON the one way both implementations do: compact, UTF-8, keys in order given."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _refuse_constant(name):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
-def _no_duplicate_keys(pairs):
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> JSONObject:
     value = dict(pairs)
     if len(value) != len(pairs):
         raise ValueError("duplicate key")
     return value
 
 
-def parse_json_object(data: bytes, what: str) -> dict:
+def parse_json_object(data: bytes, what: str) -> JSONObject:
     # Strict JSON: no NaN or Infinity, no key given twice (readers would disagree on which wins).
     try:
         value = json.loads(
@@ -40,7 +44,7 @@ def parse_json_object(data: bytes, what: str) -> dict:
     return value
 
 
-def _text(value) -> bool:
+def _text(value: object) -> bool:
     """True for a str that is valid Unicode (JSON's \\ud800 escapes can smuggle lone surrogates)."""
     if not isinstance(value, str):
         return False
@@ -54,7 +58,7 @@ def _text(value) -> bool:
 _HEX_KEY = re.compile(r"\A[0-9a-f]{64}\Z")
 
 
-def check_attachments(entries) -> None:
+def check_attachments(entries: object) -> None:
     """Check the "attachments" list: name, declared type, true size and file key of each stream."""
     if not isinstance(entries, list) or len(entries) > 20:
         raise FormatError("body's attachments are not a list of at most 20")
@@ -70,7 +74,7 @@ def check_attachments(entries) -> None:
             raise FormatError("an attachment's key is not 64 hex digits")
 
 
-def check_payload(payload: dict) -> dict:
+def check_payload(payload: JSONObject) -> JSONObject:
     """Check a body payload's shape (docs/formats.md, "Body payload"); return it unchanged."""
     if not set(payload) <= {"form", "lang", "fields", "attachments"}:
         raise FormatError("body has unexpected keys")

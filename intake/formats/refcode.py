@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 import unicodedata
+from collections.abc import Iterable
 
 from nacl.public import PrivateKey
 
@@ -40,7 +41,7 @@ def _gf32_double(x: int) -> int:
     return x ^ 0b100101 if x & 0b100000 else x
 
 
-def _damm(values) -> int:
+def _damm(values: Iterable[int]) -> int:
     interim = 0
     for value in values:
         interim = _gf32_double(interim) ^ value

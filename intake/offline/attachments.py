@@ -3,6 +3,7 @@
 import io
 import os
 
+from intake.formats.payload import JSONObject
 from intake.formats.stream import StreamError, open_stream
 
 # Formats that keep their extension: a browser shows them without running anything (or cannot
@@ -88,7 +89,7 @@ def carries_metadata(name: str, declared_type: str) -> bool:
     return extension in _METADATA_EXTENSIONS or declared_type.lower().startswith(_METADATA_TYPES)
 
 
-def decrypt_into(folder: str, number: int, meta: dict, data: bytes) -> dict:
+def decrypt_into(folder: str, number: int, meta: JSONObject, data: bytes) -> JSONObject:
     """Decrypt one stream into `folder`; return its entry for request.json (file or problem)."""
     entry = {"name": meta["name"], "type": meta["type"], "size": meta["size"], "file": None, "problem": None}
     target = os.path.join(folder, safe_name(number, meta["name"]))

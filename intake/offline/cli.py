@@ -3,6 +3,7 @@
 import argparse
 import getpass
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from intake.formats import envelope, keyfiles
@@ -23,7 +24,7 @@ class UsageError(Exception):
     """A problem with the command as given; printed as one line, exit status 2."""
 
 
-def read_passphrase(args, *, confirm: bool) -> str:
+def read_passphrase(args: argparse.Namespace, *, confirm: bool) -> str:
     """Read the passphrase from --passphrase-file, else ask on the terminal (twice if confirming)."""
     if args.passphrase_file:
         try:
@@ -55,7 +56,7 @@ def _publish(generation: Generation, out: Path) -> None:
         print(f"wrote {path}")
 
 
-def cmd_keygen(args) -> int:
+def cmd_keygen(args: argparse.Namespace) -> int:
     """Make the first generation of keys."""
     out = Path(args.out)
     keyring_path = out / "secretariat.keyring"
@@ -72,7 +73,7 @@ def cmd_keygen(args) -> int:
     return EXIT_OK
 
 
-def cmd_keys_add(args) -> int:
+def cmd_keys_add(args: argparse.Namespace) -> int:
     """Add a new generation (key rotation); older generations stay so old items still open."""
     out = Path(args.out)
     if (out / "keys").exists() and any((out / "keys").iterdir()):
@@ -85,7 +86,7 @@ def cmd_keys_add(args) -> int:
     return EXIT_OK
 
 
-def cmd_keys_list(args) -> int:
+def cmd_keys_list(args: argparse.Namespace) -> int:
     """List every generation, oldest first."""
     keyring = load(args.keyring, read_passphrase(args, confirm=False))
     for number, generation in enumerate(keyring.generations, 1):
@@ -97,7 +98,7 @@ def cmd_keys_list(args) -> int:
 class Progress:
     """Show progress on stderr: in place on a terminal, every tenth otherwise."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.shown = -1
         self.tty = sys.stderr.isatty()
 
@@ -117,7 +118,7 @@ class Progress:
             print(file=sys.stderr)
 
 
-def cmd_decrypt(args) -> int:
+def cmd_decrypt(args: argparse.Namespace) -> int:
     """Decrypt a bundle into --out; exit 1 if any item failed."""
     keyring = load(args.keyring, read_passphrase(args, confirm=False))
     if not Path(args.bundle).is_file():
@@ -134,7 +135,7 @@ def cmd_decrypt(args) -> int:
     return EXIT_OK if report.ok else EXIT_ITEMS_FAILED
 
 
-def cmd_reply(args) -> int:
+def cmd_reply(args: argparse.Namespace) -> int:
     """Write the signed return bundle: statuses and messages from decisions.csv, acknowledgements."""
     if not 0 <= args.after < 2**63:
         raise UsageError("--after takes the sequence number the server last applied (0 or more)")
@@ -173,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def with_passphrase(p):
+    def with_passphrase(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--passphrase-file", metavar="FILE", help="read the passphrase from FILE (first line)")
         return p
 
@@ -232,11 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the tool; print errors as one line, never a traceback."""
     args = build_parser().parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.func  # one of the cmd_ functions
     try:
-        return args.func(args)
+        return command(args)
     except (UsageError, KeyringError, BundleError, DecisionError, LedgerError, FileExistsError) as e:
         print(f"intake-offline: {e}", file=sys.stderr)
         return EXIT_ERROR

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from intake.formats import refcode
+from intake.formats.payload import JSONObject
 from intake.formats.return_bundle import MAX_MESSAGE, STATUSES
 from intake.offline import render, sheet
 
@@ -29,7 +30,7 @@ class Decision:
     item: str
 
 
-def _row(request: dict) -> dict:
+def _row(request: JSONObject) -> dict[str, str]:
     summary = render.summary_row(request)
     row = {
         "reference": request["reference"],
@@ -45,7 +46,7 @@ def _row(request: dict) -> dict:
     return {column: render.defuse(value) for column, value in row.items()}
 
 
-def prefill(out: Path, requests: list[dict]) -> str | None:
+def prefill(out: Path, requests: list[JSONObject]) -> str | None:
     """Add a row for every request not yet in decisions.csv, the way the file is written.
 
     Rows already there are never touched. Return why the file was left alone, or None.
@@ -80,7 +81,7 @@ def _message(cell: str, number: int, encoding: str) -> str:
     return message
 
 
-def read(out: Path, requests: dict[str, dict]) -> tuple[list[Decision], sheet.Sheet]:
+def read(out: Path, requests: dict[str, JSONObject]) -> tuple[list[Decision], sheet.Sheet]:
     """The rows with a status, checked against the requests decrypted (by item id).
 
     Raise DecisionError naming the first row that is not understood: a reply is never made

@@ -2,7 +2,7 @@
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +10,7 @@ from intake.formats import export_bundle, item, refcode
 from intake.formats.durable import make_dir, write_atomic
 from intake.formats.envelope import FormatError
 from intake.formats.keyring import Keyring
+from intake.formats.payload import JSONObject
 from intake.formats.refcode import display
 from intake.offline import decisions, ledger, render
 from intake.offline.folder import Pending, read_request
@@ -32,7 +33,7 @@ class Report:
         return not self.failures
 
 
-def as_request(entry: export_bundle.Entry, opened: item.Opened) -> dict:
+def as_request(entry: export_bundle.Entry, opened: item.Opened) -> JSONObject:
     """The machine-readable request.json of one item; "request" is the payload as sent.
 
     A follow-up is filed under the code the defender typed into it (its Record's code is a
@@ -55,7 +56,9 @@ def as_request(entry: export_bundle.Entry, opened: item.Opened) -> dict:
     }
 
 
-def load_requests(out: Path, skip: set[str] = frozenset(), report: Report | None = None) -> list[dict]:
+def load_requests(
+    out: Path, skip: Container[str] = frozenset(), report: Report | None = None
+) -> list[JSONObject]:
     """Read back the requests earlier runs decrypted into `out`, except the ids in `skip`."""
     requests = []
     directory = out / REQUESTS
@@ -80,7 +83,7 @@ class _Opener:
         self.ids: dict[bytes, int] = {}
         self.bodies: dict[str, int] = {}
 
-    def __call__(self, entry) -> dict:
+    def __call__(self, entry: export_bundle.Entry | export_bundle.BadEntry) -> JSONObject:
         """Return the request.json of a good entry; raise FormatError naming what is wrong."""
         if entry.id in self.ids:
             raise FormatError(f"duplicate id of item {self.ids[entry.id]}; skipped")
@@ -96,7 +99,7 @@ class _Opener:
         return as_request(entry, opened)
 
 
-def _unexpected(entry, error: Exception) -> str:
+def _unexpected(entry: export_bundle.Entry | export_bundle.BadEntry, error: Exception) -> str:
     # Only the error's type: its message could quote what the item holds.
     return (
         f"{entry.name}: could not be decrypted: unexpected {type(error).__name__} (a bug: please report it)"
@@ -116,9 +119,9 @@ class _Run:
         self.open_entry = _Opener(keyring)
         self.requests_dir, self.report = requests_dir, report
         self.pending: Pending | None = None
-        self.requests: dict[str, dict] = {}
+        self.requests: dict[str, JSONObject] = {}
 
-    def item(self, entry) -> None:
+    def item(self, entry: export_bundle.Entry | export_bundle.BadEntry) -> None:
         """Finish the request before, then start this one (or report why it cannot be read)."""
         self.finish()
         try:
@@ -130,7 +133,7 @@ class _Run:
         except Exception as e:
             self.report.failures.append(_unexpected(entry, e))
 
-    def attachment(self, entry) -> None:
+    def attachment(self, entry: export_bundle.Entry | export_bundle.BadEntry) -> None:
         """Decrypt an attachment into the request it follows."""
         pending = self.pending
         if pending is None or entry.id != pending.entry.id:
@@ -182,7 +185,13 @@ def decrypt_bundle(
     return report
 
 
-def _decrypt(bundle_path: Path, keyring: Keyring, out: Path, progress, report: Report) -> None:
+def _decrypt(
+    bundle_path: Path,
+    keyring: Keyring,
+    out: Path,
+    progress: Callable[[int, int], None] | None,
+    report: Report,
+) -> None:
     run = _Run(keyring, str(out / REQUESTS), report)
     size = os.path.getsize(bundle_path)
     with open(bundle_path, "rb") as stream:

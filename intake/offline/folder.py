@@ -4,12 +4,17 @@ import json
 import os
 import secrets
 import shutil
+from typing import TYPE_CHECKING
 
 from intake.formats import export_bundle
+from intake.formats.payload import JSONObject
 from intake.offline import attachments, render
 
+if TYPE_CHECKING:  # decrypt imports this module; its Report is only named here
+    from intake.offline.decrypt import Report
 
-def _request_bytes(request: dict) -> bytes:
+
+def _request_bytes(request: JSONObject) -> bytes:
     # Compact: json's C encoder is used only without indent, and request.html is for reading.
     return json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
@@ -28,24 +33,25 @@ class Pending:
     earlier one is kept either way.
     """
 
-    def __init__(self, entry, request: dict, requests_dir: str):
+    def __init__(
+        self, entry: export_bundle.Entry | export_bundle.BadEntry, request: JSONObject, requests_dir: str
+    ):
         self.entry, self.request, self.requests_dir = entry, request, requests_dir
-        self.announced = request["request"].get("attachments", [])
-        self.files: list[dict] = []
-        self.tmp = None
+        self.announced: list[JSONObject] = request["request"].get("attachments", [])
+        self.files: list[JSONObject] = []
+        self.tmp: str | None = None  # the folder being built; None while an earlier run's is kept
         self.final = os.path.join(requests_dir, request["item"])
-        self.exists = os.path.lexists(self.final)
-        if not self.exists:
+        if not os.path.lexists(self.final):
             self.tmp = os.path.join(requests_dir, f".tmp-{secrets.token_hex(8)}")
             os.mkdir(self.tmp, 0o700)
 
-    def attach(self, entry) -> str | None:
+    def attach(self, entry: export_bundle.Entry | export_bundle.BadEntry) -> str | None:
         """Decrypt the next attachment stream; return a failure reason or None."""
         number = len(self.files) + 1
         if number > len(self.announced):
             return f"attachment {number} is not announced by its request; skipped"
         meta = self.announced[number - 1]
-        if self.exists:
+        if self.tmp is None:
             self.files.append({})  # the earlier run's folder is kept as it is; counted, not written
             return None
         if isinstance(entry, export_bundle.BadEntry):
@@ -55,9 +61,9 @@ class Pending:
         problem = self.files[-1].get("problem")
         return f"attachment {number}: {problem}" if problem else None
 
-    def finish(self, report) -> tuple[dict | None, list[str]]:
+    def finish(self, report: "Report") -> tuple[JSONObject | None, list[str]]:
         """Write (or compare) the request; return it and the reasons anything failed."""
-        if self.exists:
+        if self.tmp is None:
             return self._compare(report)
         reasons = []
         for number in range(len(self.files) + 1, len(self.announced) + 1):
@@ -78,7 +84,7 @@ class Pending:
         report.written += 1
         return self.request, reasons
 
-    def _compare(self, report) -> tuple[dict | None, list[str]]:
+    def _compare(self, report: "Report") -> tuple[JSONObject | None, list[str]]:
         earlier = read_request(self.final)
         if earlier is None:
             return None, [
@@ -95,11 +101,11 @@ class Pending:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _without_files(request: dict) -> dict:
+def _without_files(request: JSONObject) -> JSONObject:
     return {key: value for key, value in request.items() if key != "attachments"}
 
 
-def read_request(folder: str) -> dict | None:
+def read_request(folder: str) -> JSONObject | None:
     """The request.json an earlier run wrote into `folder`, or None if there is none to read."""
     try:
         with open(os.path.join(folder, "request.json"), "rb") as f:
@@ -109,5 +115,5 @@ def read_request(folder: str) -> dict | None:
     return request if isinstance(request, dict) else None
 
 
-def _listed(meta: dict) -> dict:
+def _listed(meta: JSONObject) -> JSONObject:
     return {"name": meta["name"], "type": meta["type"], "size": meta["size"]}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from intake.formats import refcode
 from intake.formats.durable import write_atomic
+from intake.formats.payload import JSONObject
 from intake.formats.return_bundle import STATUSES
 
 FILE = "ledger.json"
@@ -42,14 +43,16 @@ class Ledger:
     """Every code's last status sent, and every reply made from this folder."""
 
     codes: dict[str, Sent] = field(default_factory=dict)  # by reference code, as displayed
-    replies: list[dict] = field(default_factory=list)
+    replies: list[JSONObject] = field(default_factory=list)
 
     def last_sequence(self) -> int:
         """The largest sequence number a reply from this folder used, 0 if none."""
         return max((r["sequence"] for r in self.replies), default=0)
 
 
-def _sent(value) -> Sent:
+def _sent(value: object) -> Sent:
+    if not isinstance(value, dict):
+        raise TypeError("not an object")  # as Sent(**value) would: load reports the ledger damaged
     sent = Sent(**value)
     if sent.status not in STATUSES or not isinstance(sent.message, str):
         raise ValueError("status")

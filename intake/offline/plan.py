@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from intake.formats import refcode
+from intake.formats.payload import JSONObject
 from intake.offline.decisions import Decision
 from intake.offline.ledger import Ledger
 
@@ -29,14 +30,14 @@ class Plan:
     already_sent: int
 
 
-def _age(request: dict, rows: dict[str, int]) -> tuple:
+def _age(request: JSONObject, rows: dict[str, int]) -> tuple[str, bool, int]:
     # Newer: a later day; on the same day, a follow-up after a request; then a lower row
     # (decrypt adds rows at the end, so a lower row was decrypted later).
     return (request["received"], request["form"] == "followup", rows.get(request["item"], 0))
 
 
 def newest_decisions(
-    requests: list[dict], found: list[Decision], rows: dict[str, int]
+    requests: list[JSONObject], found: list[Decision], rows: dict[str, int]
 ) -> dict[str, Decision]:
     """For each code, the decision on the row of its newest request that has one."""
     by_item = {r["item"]: r for r in requests}
@@ -50,7 +51,7 @@ def newest_decisions(
 
 
 def plan(
-    requests: list[dict],
+    requests: list[JSONObject],
     found: list[Decision],
     rows: dict[str, int],
     ledger: Ledger,
@@ -64,7 +65,7 @@ def plan(
     code (the defender's answer) has come in since, until the secretariat decides again.
     """
     newest = newest_decisions(requests, found, rows)
-    latest: dict[str, dict] = {}
+    latest: dict[str, JSONObject] = {}
     for request in requests:
         code = request["reference"]
         if code not in latest or _age(request, rows) > _age(latest[code], rows):

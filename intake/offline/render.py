@@ -3,8 +3,10 @@
 import csv
 import io
 import unicodedata
+from collections.abc import Iterator
 from html import escape
 
+from intake.formats.payload import JSONObject
 from intake.offline import attachments
 
 URGENCY_RANK = {"critical": 0, "high": 1, "normal": 2}
@@ -34,13 +36,13 @@ table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #999; padding
 """
 
 
-def urgency(request: dict) -> str:
+def urgency(request: JSONObject) -> str:
     """Return the request's urgency, treating anything unknown as normal."""
     value = request["request"]["fields"].get("urgency")
     return value if isinstance(value, str) and value in URGENCY_RANK else "normal"
 
 
-def sort_key(request: dict):
+def sort_key(request: JSONObject) -> tuple[int, str, str]:
     """Urgent first, then oldest first, then by item id so the order is stable."""
     return (URGENCY_RANK[urgency(request)], request["received"], request["item"])
 
@@ -53,7 +55,7 @@ def _code(reference: str) -> str:
     return f'<bdi dir="ltr" class="code">{escape(reference)}</bdi>'
 
 
-def request_html(request: dict) -> str:
+def request_html(request: JSONObject) -> str:
     """Render one request; every value is escaped and shown in its own direction."""
     body = request["request"]
     lang = body["lang"]
@@ -111,7 +113,7 @@ def _as_text(value: str) -> str:
     return f'<bdi dir="auto">{escape(visible(value))}</bdi>'
 
 
-def _attachments_html(entries: list[dict]):
+def _attachments_html(entries: list[JSONObject]) -> Iterator[str]:
     """Each file as a download (never a link to open), with what the sender said about it as text.
 
     Browsers may ignore `download` on local pages (Chromium does, on file://), so what keeps a
@@ -135,7 +137,7 @@ def _attachments_html(entries: list[dict]):
     yield "</ol>"
 
 
-def summary_row(request: dict) -> dict:
+def summary_row(request: JSONObject) -> dict[str, str]:
     """The columns of index.html and index.csv for one request."""
     country = request["request"]["fields"].get("country", "")
     return {
@@ -150,7 +152,7 @@ def summary_row(request: dict) -> dict:
     }
 
 
-def index_html(requests: list[dict]) -> str:
+def index_html(requests: list[JSONObject]) -> str:
     """Render the list of all requests, urgent first, each linking to its own page."""
     parts = [
         _HEAD.format(lang="en", dir="ltr", title="Requests"),
@@ -204,7 +206,7 @@ def defuse(value: str) -> str:
     return "'" + value if value[:1] in ("\t", "\r") or _first_seen(value) in _FORMULA else value
 
 
-def index_csv(requests: list[dict]) -> str:
+def index_csv(requests: list[JSONObject]) -> str:
     """Return the list as CSV, urgent first, with formula-like cells defused."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")

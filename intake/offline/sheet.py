@@ -25,7 +25,7 @@ class Sheet:
     """What was read, and how it was written, so rows can be added the same way."""
 
     header: tuple[str, ...]
-    rows: tuple[tuple[int, dict], ...]  # (row number as a spreadsheet shows it, cells by column)
+    rows: tuple[tuple[int, dict[str, str]], ...]  # (row number as a spreadsheet shows it, cells by column)
     separator: str
     encoding: str  # "utf-8" or "cp1252"
     bom: bool
@@ -65,7 +65,9 @@ def _names(line: str, separator: str) -> list[str]:
     return [cell.strip().lower() for cell in cells]
 
 
-def _header(text: str, name: str, columns: tuple[str, ...], required: tuple[str, ...]) -> tuple[str, list]:
+def _header(
+    text: str, name: str, columns: tuple[str, ...], required: tuple[str, ...]
+) -> tuple[str, list[str]]:
     """Pick the separator that makes the first line a header of known columns."""
     first = text.splitlines()[0] if text else ""
     candidates = {sep: _names(first, sep) for sep in SEPARATORS}
@@ -118,7 +120,7 @@ def new(columns: tuple[str, ...]) -> Sheet:
     return Sheet(tuple(columns), (), ",", "utf-8", True, "\r\n")
 
 
-def append(path: Path, sheet: Sheet, rows: list[dict]) -> None:
+def append(path: Path, sheet: Sheet, rows: list[dict[str, str]]) -> None:
     """Add rows at the end the way the file was written; the bytes already there stay as they are."""
     path = Path(path)
     old = path.read_bytes() if path.exists() else b""

@@ -87,7 +87,7 @@ def check() -> list[str]:
         have = {
             m.id
             for m in catalog
-            if m.id and not m.fuzzy and (m.string if isinstance(m.string, str) else all(m.string))
+            if m.id and not m.fuzzy and (all(m.string) if isinstance(m.string, (list, tuple)) else m.string)
         }
         for label, ids in (("untranslated or fuzzy", wanted - have), ("obsolete", _ids(_po(lang)) - wanted)):
             if ids:

@@ -12,6 +12,8 @@ import secrets
 import sys
 from pathlib import Path
 
+from nacl.public import PublicKey
+
 from intake.formats import envelope, export_bundle, keyfiles
 from intake.formats.durable import fsync_dir
 from intake.server import datafolder, settings
@@ -120,7 +122,8 @@ def cmd_check(cfg: settings.Config, args) -> int:
                 ok = False
             else:
                 print(f"{label} key fingerprint: {envelope.fingerprint(bytes(key))}")
-                demo = demo or (label == "submission" and keyfiles.is_demo(cfg.keys_dir, key))
+                # Only the submission key (a PublicKey; the signing key is a VerifyKey) can be the demo's.
+                demo = demo or (isinstance(key, PublicKey) and keyfiles.is_demo(cfg.keys_dir, key))
         count, oldest = _waiting(DropBox(cfg.dropbox_dir))
         last = importer.last_sequence(cfg.data_dir)
     print(f"waiting for export: {count} requests" + (f", the oldest from {oldest}" if oldest else ""))

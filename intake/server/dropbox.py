@@ -3,7 +3,7 @@
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from intake.formats.durable import fsync_dir, make_dir, stamp, write_atomic
@@ -31,7 +31,7 @@ class DropBox:
         names = [n for n in os.listdir(self.root) if n.startswith(prefix) and _ATTACHMENT.match(n)]
         return [self.root / n for n in sorted(names, key=lambda n: int(n[33:-4]))]
 
-    def save_item(self, data: bytes, staged: list[Path] = ()) -> bytes:
+    def save_item(self, data: bytes, staged: Sequence[Path] = ()) -> bytes:
         """Store an item durably, its staged attachments first; return its random id.
 
         The item is written last (tmp, fsync, link, fsync dir): an item never exists without

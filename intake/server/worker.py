@@ -112,7 +112,7 @@ class PacedWorker(ThreadWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.reading: set[PacedConn] = set()
-        self.upload_pool = None
+        self.upload_pool: futures.ThreadPoolExecutor  # made in init_process, in the worker's own process
 
     def init_process(self):
         """Two pools: uploads never take the threads that serve pages and text requests."""

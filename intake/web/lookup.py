@@ -83,14 +83,14 @@ def status():
     if not services().lookups.allow():
         form.reference_code.data = ""
         return padded(render_template("status.html", form=form, busy=True)), 429
-    code, found, message = lookup(form.reference_code.data)
+    code, found, message = lookup(form.reference_code.data or "")
     form.reference_code.data = ""  # the code is not shown back under the answer
     return padded(result_page(form, code, found, message))
 
 
 def result_page(form, code: str | None, found, message: str | None) -> str:
     """The answer to a lookup: the status and message, or the one neutral "not found"."""
-    if found is None:
+    if code is None or found is None:
         return render_template("status.html", form=form, not_found=True)
     name, meaning = STATUS_TEXT[found.status]
     context = {"status": found, "name": _(name), "meaning": _(meaning), "message": message}

@@ -5,7 +5,7 @@ import hashlib
 import logging
 from pathlib import Path
 
-from flask import current_app, g
+from flask import abort, current_app, g
 from nacl.public import PublicKey
 
 from intake.server import limits, settings
@@ -43,6 +43,17 @@ class Services:
         if "public_key" not in g:
             g.public_key = self.key.get()
         return g.public_key
+
+    def sealing_key(self) -> PublicKey:
+        """The submission key, for a view: the site is offline without one (503), never open.
+
+        build_app's before_request answers 503 before any view runs without a key; a view that
+        runs anyway gets the same answer here, rather than a form or a seal with no key.
+        """
+        key = self.public_key
+        if key is None:
+            abort(503)
+        return key
 
 
 def _integrity(static: Path) -> dict[str, str]:

@@ -5,6 +5,7 @@ import functools
 import json
 import sys
 import unicodedata
+from typing import TYPE_CHECKING, cast
 
 from flask import g, render_template, request
 from flask_babel import gettext as _
@@ -15,6 +16,9 @@ from intake.server import accept
 from intake.web import uploads
 from intake.web.forms import EnvelopeForm
 from intake.web.services import services
+
+if TYPE_CHECKING:  # named for the cast only: app.py assembles the views, not the other way round
+    from intake.web.app import SealingRequest
 
 LOOKALIKES_JSON = json.dumps(refcode.LOOKALIKES, ensure_ascii=False)  # a constant: encoded once
 ENVELOPE_FIELD = "envelope"  # EnvelopeForm's field: the body Envelope a browser sealed, base64url
@@ -40,7 +44,7 @@ def digits_json() -> str:
 
 def seal_context(form) -> dict:
     """What seal.js needs on the form: key, kind, rules, tables, part names, messages in this language."""
-    key = services().public_key
+    key = services().sealing_key()
     limits = upload_limits()
     messages = {
         "tooMany": _("Please attach at most %(count)d files. Nothing was stored.", count=limits["count"]),
@@ -95,6 +99,11 @@ BUSY = _l(
 FULL = _l(
     "Nothing was sent. The server cannot store requests at the moment. Your answers are still here: please try again later."
 )
+
+
+def request_uploads() -> uploads.Uploads:
+    """This request's file parts, sealed as they streamed in (the app's requests are SealingRequests)."""
+    return cast("SealingRequest", request).uploads
 
 
 def stored_size(staged) -> int:
@@ -167,7 +176,7 @@ def accept_envelope(form_class, template: str):
                 "For your safety the form had expired. Nothing was stored. Go back in your browser: your answers may still be there. Copy them, reload the page and send again."
             ),
         )
-    key = services().public_key
+    key = services().sealing_key()
     try:
         data = form[ENVELOPE_FIELD].data or ""
         sealed = base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_", validate=True)
@@ -182,9 +191,10 @@ def accept_envelope(form_class, template: str):
             ),
         )
     try:
-        staged = request.uploads.finish(uploads.SEALED_FIELD)
-        if request.uploads.problem:
-            return refused(*upload_refusal(request.uploads.problem))
+        parts = request_uploads()
+        staged = parts.finish(uploads.SEALED_FIELD)
+        if parts.problem:
+            return refused(*upload_refusal(parts.problem))
         size = stored_size(staged)
         if refusal := admission(size, bool(staged)):
             return refused(*refusal)
@@ -204,7 +214,7 @@ def sealed_form_page(form_class, template: str):
     form = form_class()
     if request.method == "GET":
         return render_form(template, form)
-    files = request.uploads  # parsing the form has sealed every file part into staging already
+    files = request_uploads()  # parsing the form has sealed every file part into staging already
     if files.problem:
         return refuse(template, form, *upload_refusal(files.problem), where="upload_error")
     if not form.validate_on_submit():
@@ -217,7 +227,9 @@ def sealed_form_page(form_class, template: str):
         size = stored_size(staged)
         if refusal := admission(size, bool(staged)):
             return refuse(template, form, *refusal)
-        code = services().acceptor.seal_and_accept(form.payload(g.lang), services().public_key, tuple(staged))
+        code = services().acceptor.seal_and_accept(
+            form.payload(g.lang), services().sealing_key(), tuple(staged)
+        )
         services().quota.stored(size)
     except OSError:
         # The disk is full or failing: nothing was accepted, so say so and keep what they typed.

@@ -3,8 +3,10 @@
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
@@ -32,13 +34,15 @@ class Staged:
 
     def metadata(self) -> dict:
         """The entry of the body payload's "attachments" list (docs/formats.md)."""
+        if self.key is None:
+            raise ValueError("a stream the browser sealed is described in the browser's Frame")
         return {"name": self.name, "type": self.type, "size": self.size, "key": self.key.hex()}
 
 
 class Part:
     """One file part: what Werkzeug writes into (write, seek), kept within the request's limits."""
 
-    def __init__(self, uploads: "Uploads", name: str, filename: str, content_type: str):
+    def __init__(self, uploads: "Uploads", name: str, filename: str | None, content_type: str | None):
         self.uploads, self.field = uploads, name
         self.filename = clean(filename or "")[:MAX_NAME]  # as a typed answer: no control characters
         media_type = (content_type or "").split(";")[0].strip().lower()
@@ -85,6 +89,8 @@ class Part:
 
     def finish(self) -> Staged:
         """Seal the last chunk, fsync, and describe the staged stream."""
+        if self.file is None:
+            raise ValueError("only a stored part can be finished, and only once")
         size = self.sealer.finish() if self.sealer else self.received
         self.file.flush()
         os.fsync(self.file.fileno())
@@ -104,7 +110,7 @@ class Uploads:
         self.max_files, self.max_bytes = max_files, max_bytes
         self.parts: list[Part] = []
         self.received = 0
-        self.problem = None  # "too_many", "too_large" or "store_failed"
+        self.problem: str | None = None  # "too_many", "too_large", "store_failed" or "malformed"
 
     def limit(self, field: str) -> int:
         """The byte limit for the field's parts together: files as chosen, or as the browser sealed
@@ -113,7 +119,7 @@ class Uploads:
             return self.max_bytes * 9 // 8 + self.max_files * SEALED_CHUNK
         return self.max_bytes
 
-    def part(self, name: str, filename: str, content_type: str) -> Part:
+    def part(self, name: str, filename: str | None, content_type: str | None) -> Part:
         """A writer for the next file part (Werkzeug's stream factory calls this)."""
         if name in (FIELD, SEALED_FIELD) and filename and len(self.parts) >= self.max_files:
             self.fail("too_many")
@@ -151,7 +157,9 @@ class NamedMultiPartParser(MultiPartParser):
 
     def start_file_streaming(self, event, total_content_length):
         """Open the writer for one file part."""
-        return self.stream_factory(
+        # NamedFormDataParser passes on SealingRequest._get_file_stream, which takes the field's name.
+        factory = cast(Callable[..., Part], self.stream_factory)
+        return factory(
             name=event.name, filename=event.filename, content_type=event.headers.get("content-type")
         )
 
