@@ -285,11 +285,57 @@ def snapshot(folder) -> dict:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def statuses_of(site):
-    """The server's status store for the test site."""
-    from intake.server.statuses import StatusStore
+def first_start(site) -> None:
+    """Set up the data folder and the database, as the service's first start does."""
+    from intake.server import datafolder, settings
 
-    return StatusStore(Path(site["INTAKE_DATA_DIR"]) / "status")
+    with datafolder.initialise(settings.from_environ(site)):
+        pass
+
+
+@contextlib.contextmanager
+def store_of(site):
+    """The drop box the test site's settings name, as the server reads it (closed afterwards)."""
+    from intake.server import datafolder, settings
+
+    with datafolder.require(settings.from_environ(site)) as store:
+        yield store
+
+
+def drop_box(site) -> dict:
+    """Everything the drop box holds (not the rate counters), to show that something changed nothing."""
+    with store_of(site) as store, store.db.reading() as cur:
+        found = {}
+        for table, key in (("items", "id"), ("streams", "id"), ("chunks", "stream, n"), ("statuses", "lookup"),
+                           ("counters", "name")):  # fmt: skip
+            cur.execute(f"SELECT * FROM {table} ORDER BY {key}")  # noqa: S608 (the tests' own table names)
+            found[table] = [
+                tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in cur.fetchall()
+            ]
+    return found
+
+
+def item_ids(site) -> list[bytes]:
+    """The ids of the requests waiting for export."""
+    return [row[0] for row in drop_box(site)["items"]]
+
+
+def status_of(site, code: str):
+    """The stored status of a reference code (its proof unchecked), or None."""
+    from intake.formats import refcode
+
+    with store_of(site) as store:
+        return store.status(refcode.lookup_id(refcode.normalise(code)))
+
+
+def import_return(site, data: bytes, verify_key):
+    """`intake import` as the server's code does it: the bundle verified, then applied whole."""
+    from intake.server import datafolder, importer, settings, statuses
+
+    cfg = settings.from_environ(site)
+    mac_key = statuses.mac_key(datafolder.secret(cfg).encode("utf-8"))
+    with store_of(site) as store:
+        return importer.import_bundle(data, verify_key, store, mac_key)
 
 
 # What a test needs decides its tier: `make unit` runs the rest in under a minute.

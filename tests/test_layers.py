@@ -25,7 +25,7 @@ ALLOWED = {
 }
 THIRD_PARTY = {  # and of other people's, beyond the standard library
     "formats": {"nacl"},
-    "server": {"nacl", "gunicorn", "babel", "psycopg"},
+    "server": {"nacl", "gunicorn", "babel", "psycopg", "psycopg_pool"},
     "web": {"nacl", "babel", *WEB_ONLY},
     "offline": {"nacl"},
 }

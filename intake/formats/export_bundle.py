@@ -1,13 +1,10 @@
 """The export bundle: drop-box items in one length-prefixed, checksummed file for the air gap."""
 
-import contextlib
 import hashlib
-import io
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from intake.formats.item import ITEM_SIZE
 
@@ -63,28 +60,33 @@ def _checksum(head: bytes, data: bytes) -> bytes:
     return h.digest()
 
 
-def write(stream: BinaryIO, entries: Iterable[tuple[int, bytes, bytes | Path]]) -> int:
-    """Write entries of (type, id, data or a file to stream) to a seekable `stream`; return how many."""
+class Chunks(Protocol):
+    """A stored stream read piece by piece (a 50 MB attachment is never all in memory)."""
+
+    length: int
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+
+def write(stream: BinaryIO, entries: Iterable[tuple[int, bytes, "bytes | Chunks"]]) -> int:
+    """Write entries of (type, id, bytes or a stored stream) to a seekable `stream`; return how many."""
     start = stream.tell()
     stream.write(_HEADER.pack(MAGIC, VERSION, bytes(3), 0))
     count = 0
     for type_, id_, data in entries:
-        length = data.stat().st_size if isinstance(data, Path) else len(data)
+        length = len(data) if isinstance(data, bytes) else data.length
         if len(id_) != ID_SIZE or length > MAX_LENGTH[type_]:
             raise ValueError("entry id or length out of range")
         head = _ENTRY.pack(type_, id_, length)
         checksum = hashlib.sha256(CHECKSUM_DOMAIN + head)
         stream.write(head)
-        with (
-            open(data, "rb") if isinstance(data, Path) else contextlib.nullcontext(io.BytesIO(data)) as source
-        ):
-            copied = 0
-            while piece := source.read(2**20):  # a 50 MB attachment is never all in memory
-                checksum.update(piece)
-                stream.write(piece)
-                copied += len(piece)
+        copied = 0
+        for piece in (data,) if isinstance(data, bytes) else data:
+            checksum.update(piece)
+            stream.write(piece)
+            copied += len(piece)
         if copied != length:
-            raise ValueError("a file changed size while it was exported")
+            raise ValueError("a stream changed length while it was exported")
         stream.write(checksum.digest())
         count += 1
     end = stream.tell()

@@ -54,10 +54,15 @@ def read_submission_key(keys_dir: Path) -> PublicKey:
     return parse_submission_key(path, read_file(path))
 
 
+def parse_signing_key(path: Path, data: bytes) -> VerifyKey:
+    """Parse a signing key file's bytes (`path` names it in errors)."""
+    return VerifyKey(_parse(path, SIGNING_FILE, data))
+
+
 def read_signing_key(keys_dir: Path) -> VerifyKey:
     """Read the Ed25519 key that return bundles must be signed with."""
     path = Path(keys_dir) / SIGNING_FILE
-    return VerifyKey(_parse(path, SIGNING_FILE, read_file(path)))
+    return parse_signing_key(path, read_file(path))
 
 
 def write_public_keys(keys_dir: Path, submission: PublicKey, signing: VerifyKey) -> list[Path]:

@@ -1,7 +1,7 @@
 """Attachment streams: Padmé padding, then fixed chunks sealed with secretbox (STREAM, as in age)."""
 
 import os
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
@@ -31,10 +31,16 @@ def nonce(counter: int, last: bool) -> bytes:
     return bytes(15) + counter.to_bytes(8, "big") + (b"\x01" if last else b"\x00")
 
 
+class Writable(Protocol):
+    """Where sealed chunks go: a file, or a stream staged in the database."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 class Sealer:
     """Seal a file as it arrives, holding at most two chunks in memory (Werkzeug writes into it)."""
 
-    def __init__(self, out: BinaryIO, key: bytes | None = None):
+    def __init__(self, out: Writable, key: bytes | None = None):
         self.key = key or os.urandom(KEY_SIZE)
         self.box = SecretBox(self.key)
         self.out = out

@@ -10,14 +10,16 @@ import datetime
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from nacl.public import PublicKey
 
 from intake.formats import envelope, export_bundle, keyfiles
-from intake.formats.durable import fsync_dir
+from intake.formats.durable import fsync_dir, stamp
 from intake.server import datafolder, settings
-from intake.server.dropbox import DropBox
+from intake.server.database import DatabaseError
 from intake.server.privileges import as_owner, owner_name
 
 EXIT_OK, EXIT_ATTENTION, EXIT_ERROR = 0, 1, 2
@@ -27,25 +29,19 @@ class Refused(Exception):
     """The command cannot do what was asked; one line says why, and nothing was changed."""
 
 
-def _entries(dropbox: DropBox):
-    """Each item, then its attachment streams (same id), in order."""
-    for item_id, data, attachments in dropbox.items():
-        yield export_bundle.TYPE_ITEM, item_id, data
-        for path in attachments:
-            yield export_bundle.TYPE_ATTACHMENT, item_id, path
-
-
-def cmd_export(cfg: settings.Config, args) -> int:
-    """Write every item still in the drop box into one bundle; delete nothing."""
-    datafolder.require(cfg.data_dir, cfg.source)
-    out = Path(args.out).resolve()
-    if out.exists() and not args.force:
+def _operators_file(out: Path, force: bool) -> Path:
+    """Refuse to overwrite the operator's file unless asked."""
+    if out.exists() and not force:
         raise Refused(f"{out} exists; choose another name or pass --force")
+    return out
+
+
+def _write_out(out: Path, fill: Callable[[BinaryIO], int]) -> int:
+    """Write the operator's file as the operator (tmp, fsync, rename); `fill` writes its content."""
     tmp = out.with_name(f".{out.name}.tmp-{secrets.token_hex(4)}")
     try:
-        with open(tmp, "xb") as f:  # the operator's file, made as the operator
-            with as_owner(cfg.data_dir):
-                count = export_bundle.write(f, _entries(DropBox(cfg.dropbox_dir)))
+        with open(tmp, "xb") as f:
+            result = fill(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
@@ -53,64 +49,64 @@ def cmd_export(cfg: settings.Config, args) -> int:
         fsync_dir(out.parent)
     finally:
         tmp.unlink(missing_ok=True)
-    print(f"exported {count} entries (requests and their attachments) from {cfg.data_dir} to {out}")
+    return int(result)
+
+
+def cmd_export(cfg: settings.Config, args) -> int:
+    """Write every item still in the drop box into one bundle; delete nothing."""
+    out = _operators_file(Path(args.out).resolve(), args.force)
+
+    def fill(f: BinaryIO) -> int:
+        with as_owner(cfg.data_dir), datafolder.require(cfg) as store:  # read as the service account
+            return export_bundle.write(f, store.export_entries())
+
+    count = _write_out(out, fill)
+    print(f"exported {count} entries (requests and their attachments) from {_where(cfg)} to {out}")
     print("Nothing was deleted: items leave the server only when the secretariat's return bundle says so.")
     return EXIT_OK
+
+
+def _where(cfg: settings.Config) -> str:
+    return "the PostgreSQL database" if cfg.database_url else str(cfg.data_dir)
 
 
 def cmd_import(cfg: settings.Config, args) -> int:
     """Apply the secretariat's return bundle: statuses, then deletion of acknowledged items."""
     from intake.formats import return_bundle
-    from intake.server import importer
-    from intake.server.statuses import StatusStore
+    from intake.server import importer, statuses
 
-    datafolder.require(cfg.data_dir, cfg.source)
     with open(args.bundle, "rb") as f:  # the operator's file, read as the operator
         # Never more than a return bundle can be: not a 2 GB file, not /dev/zero.
         too_large = os.fstat(f.fileno()).st_size > return_bundle.MAX_BUNDLE_SIZE
         data = b"" if too_large else f.read(return_bundle.MAX_BUNDLE_SIZE + 1)
     if too_large or len(data) > return_bundle.MAX_BUNDLE_SIZE:
         raise Refused(f"{args.bundle} is far larger than any return bundle; nothing was changed")
-    with as_owner(cfg.data_dir):
+    with as_owner(cfg.data_dir), datafolder.require(cfg) as store:
         try:
             verify_key = keyfiles.read_signing_key(cfg.keys_dir)
         except keyfiles.KeyFileError as e:
             raise Refused(f"{e}; nothing was changed") from None
-        dropbox, statuses = DropBox(cfg.dropbox_dir), StatusStore(cfg.status_dir)
+        mac_key = statuses.mac_key(datafolder.secret(cfg).encode("utf-8"))
         try:
-            if importer.finish_pending(verify_key, cfg.data_dir, dropbox, statuses):
-                print("completed an import that had been interrupted")
-            applied, deleted = importer.import_bundle(data, verify_key, cfg.data_dir, dropbox, statuses)
+            applied, deleted = importer.import_bundle(data, verify_key, store, mac_key)
         except return_bundle.ReturnError as e:
             raise Refused(f"{e}; nothing was changed") from None
     print(
-        f"applied return bundle {applied.sequence} to {cfg.data_dir}: {len(applied.updates)} status updates, "
+        f"applied return bundle {applied.sequence} to {_where(cfg)}: {len(applied.updates)} status updates, "
         f"{deleted} acknowledged items deleted ({len(applied.acks) - deleted} were already gone)"
     )
     return EXIT_OK
 
 
-def _waiting(dropbox: DropBox) -> tuple[int, str | None]:
-    """How many requests wait for export, and the day the oldest arrived (nothing more)."""
-    days = []
-    for item_id in dropbox.item_ids():
-        try:
-            mtime = dropbox.item_path(item_id).stat().st_mtime
-        except FileNotFoundError:
-            continue
-        days.append(datetime.datetime.fromtimestamp(mtime, datetime.UTC).date().isoformat())
-    return len(days), min(days, default=None)
-
-
 def cmd_check(cfg: settings.Config, args) -> int:
     """Say whether the service can accept requests, with what the service account itself can read."""
-    from intake.server import importer
-
-    datafolder.require(cfg.data_dir, cfg.source)
     ok, demo = True, False
     print(f"settings: {cfg.source or 'INTAKE_* variables and defaults (no settings file)'}")
-    print(f"data folder: {cfg.data_dir} (service account: {owner_name(cfg.data_dir)})")
-    with as_owner(cfg.data_dir):  # what the service account can read, not what root can
+    with as_owner(cfg.data_dir), datafolder.require(cfg) as store:  # as the service account reads
+        print(f"data folder: {cfg.data_dir} (service account: {owner_name(cfg.data_dir)})")
+        print(
+            f"database: {'PostgreSQL (INTAKE_DATABASE_URL)' if cfg.database_url else 'SQLite, in the data folder'}"
+        )
         for label, read in (
             ("submission", keyfiles.read_submission_key),
             ("signing", keyfiles.read_signing_key),
@@ -124,8 +120,8 @@ def cmd_check(cfg: settings.Config, args) -> int:
                 print(f"{label} key fingerprint: {envelope.fingerprint(bytes(key))}")
                 # Only the submission key (a PublicKey; the signing key is a VerifyKey) can be the demo's.
                 demo = demo or (isinstance(key, PublicKey) and keyfiles.is_demo(cfg.keys_dir, key))
-        count, oldest = _waiting(DropBox(cfg.dropbox_dir))
-        last = importer.last_sequence(cfg.data_dir)
+        count, oldest = store.waiting()
+        last = store.last_sequence()
     print(f"waiting for export: {count} requests" + (f", the oldest from {oldest}" if oldest else ""))
     print(f"last return bundle applied: sequence {last}" if last else "last return bundle applied: none yet")
     if last:
@@ -140,6 +136,61 @@ def cmd_check(cfg: settings.Config, args) -> int:
         if waited > args.max_wait_days:
             print(f"ATTENTION: a request has waited {waited} days for export")
             return EXIT_ATTENTION
+    return EXIT_OK
+
+
+def cmd_migrate(cfg: settings.Config, args) -> int:
+    """Move a drop box of files (releases before the database) into the database."""
+    from intake.server import migrate, statuses
+
+    with as_owner(cfg.data_dir), datafolder.require(cfg) as store:
+        try:
+            verify_key = keyfiles.read_signing_key(cfg.keys_dir)
+        except keyfiles.KeyFileError as e:
+            raise Refused(f"{e}; nothing was moved") from None
+        mac_key = statuses.mac_key(datafolder.secret(cfg).encode("utf-8"))
+        try:
+            report = migrate.migrate(cfg.data_dir, store, mac_key, verify_key)
+        except (migrate.NothingToMove, migrate.Damaged) as e:
+            raise Refused(str(e)) from None
+    again = f" ({len(report.skipped)} were already in it, from an interrupted run)" if report.skipped else ""
+    print(f"moved {report.items} requests, {report.files} attachments and {report.statuses} statuses "
+          f"into {_where(cfg)}{again}; their files are gone")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_backup(cfg: settings.Config, args) -> int:
+    """Write a consistent copy of the drop box while the service runs (SQLite)."""
+    import shutil
+    import sqlite3
+
+    from intake.server.database import SQLite
+
+    out = _operators_file(Path(args.out).resolve(), args.force)
+    with as_owner(cfg.data_dir), datafolder.require(cfg) as store:
+        if not isinstance(store.db, SQLite):
+            raise Refused("the database is PostgreSQL: back it up with pg_dump (docs/operator.md, backups)")
+        copy = cfg.data_dir / f".backup-{secrets.token_hex(8)}"
+        source = sqlite3.connect(f"file:{store.db.path}?mode=ro", uri=True)
+        target = sqlite3.connect(copy)
+        try:
+            source.backup(target)  # SQLite's online backup: one consistent point in time
+        finally:
+            target.close()
+            source.close()
+
+    def fill(f: BinaryIO) -> int:
+        with open(copy, "rb") as source:  # root reads the service's copy; the operator's file is theirs
+            shutil.copyfileobj(source, f)
+        return 1
+
+    try:
+        _write_out(out, fill)
+    finally:
+        with as_owner(cfg.data_dir):
+            copy.unlink(missing_ok=True)
+            stamp(cfg.data_dir)
+    print(f"wrote a copy of {store.db.path} to {out}: restore it with the service stopped (docs/operator.md)")
     return EXIT_OK
 
 
@@ -203,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="apply a return bundle from the secretariat (statuses, deletions)")
     p.add_argument("bundle", metavar="RETURN", help="the file written by `intake-offline reply`")
     p.set_defaults(func=cmd_import)
+    p = sub.add_parser("migrate", help="move a drop box of files (releases before the database) into it")
+    p.set_defaults(func=cmd_migrate)
+    p = sub.add_parser("backup", help="write a consistent copy of the drop box (SQLite) while it runs")
+    p.add_argument("--out", required=True, metavar="FILE", help="the copy to write")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.set_defaults(func=cmd_backup)
     p = sub.add_parser(
         "check", help="check the keys as the service account reads them; count waiting requests"
     )
@@ -229,7 +286,7 @@ def main(argv=None) -> int:
         return args.func(settings.load(os.environ), args)
     except settings.ConfigError as e:
         print(f"intake: configuration: {e}", file=sys.stderr)
-    except (Refused, datafolder.DataFolderError) as e:
+    except (Refused, datafolder.DataFolderError, DatabaseError) as e:
         print(f"intake: {e}", file=sys.stderr)
     except OSError as e:
         print(f"intake: {e.filename or ''}: {e.strerror}", file=sys.stderr)

@@ -1,13 +1,22 @@
 """The submission key as the keys folder holds it now: a key changed while the service runs is
 used for the next page and request, never the old one in silence."""
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
 from nacl.public import PublicKey
+from nacl.signing import VerifyKey
 
 from intake.formats import envelope
-from intake.formats.keyfiles import SUBMISSION_FILE, KeyFileError, is_demo, parse_submission_key, read_file
+from intake.formats.keyfiles import (
+    SUBMISSION_FILE,
+    KeyFileError,
+    is_demo,
+    parse_signing_key,
+    parse_submission_key,
+    read_file,
+)
 
 
 class SubmissionKey:
@@ -46,3 +55,27 @@ class SubmissionKey:
             + (" (DEMO KEYS: not for real requests)" if self.demo else "")
         )
         return key
+
+
+class SigningKeys:
+    """The secretariat's signing keys, read again when the files change: `signing.pub`, and earlier
+    ones kept as `signing-<anything>.pub` so that statuses signed before a rotation still show."""
+
+    def __init__(self, keys_dir: Path):
+        self.keys_dir = Path(keys_dir)
+        self._seen: tuple[tuple[str, bytes], ...] = ()
+        self._keys: list[VerifyKey] = []
+
+    def get(self) -> list[VerifyKey]:
+        """Every usable signing key in the keys folder (an unreadable one is left out)."""
+        found = []
+        for path in sorted(self.keys_dir.glob("signing*.pub")):
+            with contextlib.suppress(KeyFileError):
+                found.append((path.name, read_file(path)))
+        if tuple(found) != self._seen:
+            keys = []
+            for name, data in found:
+                with contextlib.suppress(KeyFileError):
+                    keys.append(parse_signing_key(self.keys_dir / name, data))
+            self._seen, self._keys = tuple(found), keys
+        return self._keys

@@ -24,10 +24,14 @@ def owner_name(folder: Path) -> str:
 
 
 def _identity(folder: Path) -> tuple[int, int, list[int]] | None:
-    """(uid, gid, groups) to switch to, or None when no switch is needed (not root, or root's folder)."""
+    """(uid, gid, groups) to switch to, or None when no switch is needed (not root, root's folder,
+    or no folder yet: the command then says so itself)."""
     if os.geteuid() != 0:
         return None
-    st = os.stat(folder)
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        return None
     if st.st_uid == 0:
         return None
     try:

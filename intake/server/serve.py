@@ -10,6 +10,8 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
@@ -56,14 +58,28 @@ def _log_files(cfg: settings.Config) -> list[str]:
     return [path for path in (cfg.access_log, cfg.error_log) if path not in ("-", "off")]
 
 
-def day_stamp_logs(paths: list[str]):
-    """A post_request hook: a log file's modification time keeps the day only, like its lines."""
+def day_stamp_logs(paths: list[str]) -> tuple[Callable[..., None], Callable[..., None]]:
+    """gunicorn hooks (after each request, and as the master exits): a log file's times keep the day
+    only, like its lines. gunicorn checks each hook's number of arguments."""
 
-    def post_request(worker, req, environ, resp):
+    def stamp_logs() -> None:
         with contextlib.suppress(OSError):
             stamp(*paths)
 
-    return post_request
+    def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+        stamp_logs()
+
+    def on_exit(server: Any) -> None:
+        stamp_logs()
+
+    return post_request, on_exit
+
+
+def start_ticking(worker: Any) -> None:
+    """A post_worker_init hook: each worker moves the shared rate counters on, requests or not."""
+    services = getattr(worker.wsgi, "extensions", {}).get("intake")
+    if services is not None:
+        services.start_ticking()
 
 
 def gunicorn_settings(cfg: settings.Config) -> dict:
@@ -89,7 +105,9 @@ def gunicorn_settings(cfg: settings.Config) -> dict:
         # agent, no referrer. Everything arrives from the local tor daemon anyway.
         "access_log_format": '%(t)s "%(m)s %(U)s" %(s)s %(B)s',
         "logger_class": "intake.server.serve.PrivateLogger",
-        "post_request": day_stamp_logs(_log_files(cfg)),
+        "post_request": day_stamp_logs(_log_files(cfg))[0],
+        "on_exit": day_stamp_logs(_log_files(cfg))[1],
+        "post_worker_init": start_ticking,
         "proc_name": "intake",
         # gunicorn 25+ opens a control socket in $HOME by default; the service needs none, and
         # several instances (tests, staging) would fight over the same path.
@@ -121,7 +139,7 @@ def serve(cfg: settings.Config) -> int:
     os.umask(0o077)  # whatever the service writes is its own alone
     if cfg.data_dir.exists():
         become_owner(cfg.data_dir)
-    datafolder.initialise(cfg.data_dir)
+    datafolder.initialise(cfg)
     try:
         key = keyfiles.read_submission_key(cfg.keys_dir)
     except keyfiles.KeyFileError as e:

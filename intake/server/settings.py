@@ -34,6 +34,7 @@ class Config:
 
     data_dir: Path
     keys_dir: Path
+    database_url: str | None
     secret_key: str | None
     onion_hostname: str | None
     emergency_contact: str | None
@@ -53,25 +54,11 @@ class Config:
     min_free_bytes: int
     source: Path | None = None  # the settings file read, if any
 
-    @property
-    def dropbox_dir(self) -> Path:
-        """Where sealed items wait for export."""
-        return self.data_dir / "dropbox"
-
-    @property
-    def staging_dir(self) -> Path:
-        """Where sealed attachment streams wait while their request is still arriving."""
-        return self.data_dir / "staging"
-
-    @property
-    def status_dir(self) -> Path:
-        """Where status records wait, filed under lookup ids."""
-        return self.data_dir / "status"
-
 
 # Every setting a settings file may hold; a name not listed here is a typo, and refused.
 SETTINGS = (
     "INTAKE_DATA_DIR",
+    "INTAKE_DATABASE_URL",
     "INTAKE_KEYS_DIR",
     "INTAKE_SECRET_KEY",
     "INTAKE_ONION_HOSTNAME",
@@ -163,11 +150,21 @@ def from_environ(environ: Mapping[str, str], source: Path | None = None) -> Conf
     bind = environ.get("INTAKE_BIND", "").strip() or "127.0.0.1:8080"
     if not _BIND.match(bind):
         raise ConfigError("INTAKE_BIND must be HOST:PORT (for example 127.0.0.1:8080) or unix:/PATH")
+    database = environ.get("INTAKE_DATABASE_URL", "").strip() or None
+    if database and not database.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "INTAKE_DATABASE_URL must be a postgresql:// URL (or unset, for SQLite in the data folder)"
+        )
+    if database and not secret:
+        raise ConfigError(
+            "INTAKE_SECRET_KEY must be set when the database is PostgreSQL: every machine signs alike"
+        )
     quota = _int(environ, "INTAKE_QUOTA_MB", 5_000, 1, 10_000_000)
     reserve = _int(environ, "INTAKE_TEXT_RESERVE_MB", max(1, quota // 10), 0, quota)
     return Config(
         data_dir=_default_dir(environ, "INTAKE_DATA_DIR", "instance/data"),
         keys_dir=_default_dir(environ, "INTAKE_KEYS_DIR", "keys"),
+        database_url=database,
         secret_key=secret,
         onion_hostname=onion,
         emergency_contact=environ.get("INTAKE_EMERGENCY_CONTACT", "").strip() or None,

@@ -1,16 +1,13 @@
 """The web application, assembled in one place (create_app calls build_app)."""
 
-import contextlib
 import logging
 import os
-import secrets
 
 from flask import Flask, Request, g, request
 from flask_babel import Babel
 from werkzeug.exceptions import BadRequest, HTTPException, RequestTimeout
 
 from intake.formats import languages
-from intake.formats.durable import write_atomic
 from intake.server import datafolder, settings
 from intake.web import errors, security
 from intake.web.services import STATIC, Services, services
@@ -41,7 +38,7 @@ class SealingRequest(Request):
         if "intake.uploads" not in self.environ:
             cfg = services().config
             self.environ["intake.uploads"] = Uploads(
-                cfg.staging_dir, cfg.max_attachments, cfg.max_attachment_bytes
+                services().store, services().quota, cfg.max_attachments, cfg.max_attachment_bytes
             )
         return self.environ["intake.uploads"]
 
@@ -109,23 +106,14 @@ class IntakeFlask(Flask):
         errors.log_exception(exc_info)
 
 
-def _secret_key(cfg: settings.Config) -> str:
-    """INTAKE_SECRET_KEY, else one made once per data folder, so every worker signs alike."""
-    if cfg.secret_key:
-        return cfg.secret_key
-    path = cfg.data_dir / "secret_key"
-    with contextlib.suppress(FileExistsError):  # another worker made it first
-        write_atomic(path, secrets.token_hex(32).encode("ascii"), replace=False)
-    return path.read_text(encoding="ascii").strip()
-
-
 def build_app(test_config=None) -> Flask:
     """Assemble the app from INTAKE_* settings (test_config overrides the environment)."""
     cfg = settings.load({**os.environ, **(test_config or {})})
-    datafolder.initialise(cfg.data_dir)
+    store = datafolder.initialise(cfg)
+    secret = datafolder.secret(cfg)
     app = IntakeFlask(__name__, template_folder=str(settings.shipped("templates")), static_folder=str(STATIC))
     app.config.update(
-        SECRET_KEY=_secret_key(cfg),
+        SECRET_KEY=secret,
         WTF_CSRF_TIME_LIMIT=cfg.csrf_hours * 3600,
         WTF_CSRF_SSL_STRICT=False,  # onion services are plain HTTP; no-referrer hides the Referer anyway
         SESSION_COOKIE_HTTPONLY=True,
@@ -137,10 +125,7 @@ def build_app(test_config=None) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES=str(settings.shipped("translations")),
     )
     app.wsgi_app = guard_input(app.wsgi_app)  # type: ignore[method-assign]  # Flask's way to add middleware
-    app.extensions["intake"] = Services(cfg)
-    # Streams staged by a request that was cut off (a crash, a kill) are ciphertext, but useless.
-    for leftover in cfg.staging_dir.glob("*.part") if cfg.staging_dir.is_dir() else []:
-        leftover.unlink(missing_ok=True)
+    app.extensions["intake"] = Services(cfg, store, secret)
     Babel(app, locale_selector=lambda: g.get("lang", languages.DEFAULT))
     security.init_app(app, cfg.onion_hostname)
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from intake.formats import refcode, return_bundle
-from intake.server.statuses import Status
+from intake.server import statuses
 from intake.web.forms import FollowupForm, StatusForm
 from intake.web.pages import bp
 from intake.web.services import services
@@ -55,13 +55,21 @@ STAND_IN_MESSAGE = bytes(return_bundle.SEALED_MESSAGE_SIZE)
 
 
 def lookup(typed: str):
-    """Return (code, status, message) for a typed code, or (None, None, None), doing equal work."""
+    """Return (code, status, message) for a typed code, or (None, None, None), doing equal work.
+
+    A status is shown only if its proof holds: the secretariat's signature, or the server's own
+    MAC (statuses.verified), so one written into the database by anyone else is never shown.
+    """
     try:
         code = refcode.normalise(typed)
     except refcode.InvalidCode:
         code = None
     probe = code or STAND_IN_CODE
-    found = services().statuses.get(refcode.lookup_id(probe))
+    row = services().store.status(refcode.lookup_id(probe))
+    if not statuses.verified(row, services().verify_keys(), services().mac_key) and row is not None:
+        log.error("a status record's proof does not hold: it is not shown")
+        row = None
+    found = statuses.as_update(row) if row is not None else None
     sealed = found.sealed_message if found and found.sealed_message else STAND_IN_MESSAGE
     try:
         message = return_bundle.open_message(sealed, refcode.reply_key(probe))
@@ -80,7 +88,7 @@ def status():
         return render_template("status.html", form=form)
     if not form.validate_on_submit():
         return render_template("status.html", form=form), 403 if form.csrf_token.errors else 400
-    if not services().lookups.allow():
+    if not services().store.allow("lookups", services().config.lookups_per_minute):
         form.reference_code.data = ""
         return padded(render_template("status.html", form=form, busy=True)), 429
     code, found, message = lookup(form.reference_code.data or "")
@@ -128,7 +136,7 @@ def _largest_result(sample: str) -> int:
     form = StatusForm(formdata=None)
     pages = [sample]
     for status in STATUS_TEXT:
-        found = Status(status, longest_day, b"")
+        found = return_bundle.Update(bytes(32), status, longest_day)
         pages.append(result_page(form, STAND_IN_CODE_DISPLAY, found, LONGEST_MESSAGE))
     largest = max(len(page.encode("utf-8")) for page in pages) + 256
     return -(-largest // 1024) * 1024

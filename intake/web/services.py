@@ -1,41 +1,43 @@
-"""What the views need, built once per worker: settings, stores, limits, the live submission key."""
+"""What the views need, built once per worker: settings, the store, the quota, the live keys."""
 
+import atexit
 import base64
+import datetime
 import hashlib
 import logging
+import threading
+import time
 from pathlib import Path
 
 from flask import abort, current_app, g
 from nacl.public import PublicKey
+from nacl.signing import VerifyKey
 
-from intake.server import limits, settings
+from intake.server import settings, statuses
 from intake.server.accept import Acceptor
-from intake.server.dropbox import DropBox
-from intake.server.keys import SubmissionKey
-from intake.server.statuses import StatusStore
+from intake.server.keys import SigningKeys, SubmissionKey
+from intake.server.limits import Quota
+from intake.server.store import Store
 
 log = logging.getLogger("intake")
 STATIC = Path(__file__).resolve().parent.parent / "static"
+TICK_SECONDS = 5  # how often a worker moves the rate counters on, requests or not
 
 
 class Services:
-    """Settings, stores, limits, and the submission key as the keys folder holds it."""
+    """Settings, the store, the quota, and the keys as the keys folder holds them."""
 
-    def __init__(self, cfg: settings.Config):
+    def __init__(self, cfg: settings.Config, store: Store, secret: str):
         self.config = cfg
-        self.dropbox = DropBox(cfg.dropbox_dir)
-        self.statuses = StatusStore(cfg.status_dir)
-        self.acceptor = Acceptor(self.dropbox, self.statuses)
+        self.store = store
+        local = None if cfg.database_url else cfg.data_dir  # the free-disk floor, for a local database
+        self.quota = Quota(cfg.quota_bytes, cfg.min_free_bytes, cfg.text_reserve_bytes, local)
+        self.mac_key = statuses.mac_key(secret.encode("utf-8"))
+        self.acceptor = Acceptor(store, self.quota, self.mac_key)
         self.key = SubmissionKey(cfg.keys_dir, log.warning)
+        self.signing_keys = SigningKeys(cfg.keys_dir)
         self.integrity = _integrity(STATIC)
         self.result_sizes: dict[str, int] = {}  # each language's lookup answer length (lookup.padded)
-        # Each worker takes its share of the global rates (docs/security.md, "Floods").
-        share = max(1, cfg.workers)
-        self.submissions = limits.TokenBucket.per_minute(cfg.submissions_per_minute / share)
-        self.lookups = limits.TokenBucket.per_minute(cfg.lookups_per_minute / share)
-        self.quota = limits.Quota(
-            cfg.dropbox_dir, cfg.quota_bytes, cfg.min_free_bytes, text_reserve_bytes=cfg.text_reserve_bytes
-        )
 
     @property
     def public_key(self) -> PublicKey | None:
@@ -45,15 +47,34 @@ class Services:
         return g.public_key
 
     def sealing_key(self) -> PublicKey:
-        """The submission key, for a view: the site is offline without one (503), never open.
-
-        build_app's before_request answers 503 before any view runs without a key; a view that
-        runs anyway gets the same answer here, rather than a form or a seal with no key.
-        """
+        """The key to seal to; the offline page (503) when there is none. (The before_request hook
+        answers 503 before any view runs without a key: this is the same answer, if one ever did.)"""
         key = self.public_key
         if key is None:
             abort(503)
         return key
+
+    def verify_keys(self) -> list[VerifyKey]:
+        """The secretariat's signing keys, current and earlier, as the keys folder holds them now."""
+        return self.signing_keys.get()
+
+    def start_ticking(self) -> None:
+        """In a served worker: move the rate counters on, and sweep abandoned uploads daily."""
+
+        def tick() -> None:
+            swept = ""
+            while True:
+                try:
+                    self.store.tick()
+                    if swept != (day := datetime.date.today().isoformat()):
+                        self.store.sweep()
+                        swept = day
+                except self.store.db.errors as e:
+                    log.warning("the rate counters could not be moved on: %s", type(e).__name__)
+                time.sleep(TICK_SECONDS)
+
+        threading.Thread(target=tick, name="intake-tick", daemon=True).start()
+        atexit.register(self.store.db.close)  # a worker that stops leaves its files dated by the day
 
 
 def _integrity(static: Path) -> dict[str, str]:
@@ -66,5 +87,5 @@ def _integrity(static: Path) -> dict[str, str]:
 
 
 def services() -> Services:
-    """The running app's stores, limits and key."""
+    """The running app's store, quota and keys."""
     return current_app.extensions["intake"]

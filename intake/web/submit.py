@@ -11,8 +11,9 @@ from flask import g, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from intake.formats import envelope, item, refcode
+from intake.formats import envelope, refcode
 from intake.server import accept
+from intake.server.store import Full
 from intake.web import uploads
 from intake.web.forms import EnvelopeForm
 from intake.web.services import services
@@ -106,17 +107,15 @@ def request_uploads() -> uploads.Uploads:
     return cast("SealingRequest", request).uploads
 
 
-def stored_size(staged) -> int:
-    """What a request will take in the drop box: its item and its sealed streams."""
-    return item.ITEM_SIZE + sum(s.path.stat().st_size for s in staged)
+def not_stored() -> tuple[type[Exception], ...]:
+    """Why a request could not be stored: the quota, or a full or failing disk or database."""
+    return (Full, *services().store.db.errors)
 
 
-def admission(size: int, with_files: bool) -> tuple[int, str] | None:
-    """Refuse a submission during a flood (429) or when storage is short (503); None to go ahead."""
-    if not services().submissions.allow():
+def busy() -> tuple[int, str] | None:
+    """Refuse a submission during a flood (429), counted site-wide; None to go ahead."""
+    if not services().store.allow("submissions", services().config.submissions_per_minute):
         return 429, str(BUSY)
-    if not services().quota.room_for(size, with_files):
-        return 503, str(FULL)
     return None
 
 
@@ -195,14 +194,12 @@ def accept_envelope(form_class, template: str):
         staged = parts.finish(uploads.SEALED_FIELD)
         if parts.problem:
             return refused(*upload_refusal(parts.problem))
-        size = stored_size(staged)
-        if refusal := admission(size, bool(staged)):
+        if refusal := busy():
             return refused(*refusal)
         code = services().acceptor.accept(
             accept.Arrival(sealed, form_class.KIND, "browser", tuple(staged)), key
         )
-        services().quota.stored(size)
-    except OSError:
+    except not_stored():
         return refuse(template, blank, 503, str(FULL))
     return receipt(code, form_class.KIND)
 
@@ -224,14 +221,13 @@ def sealed_form_page(form_class, template: str):
         )
     try:
         staged = files.finish(uploads.FIELD) if getattr(form, "ATTACHMENTS", False) else []
-        size = stored_size(staged)
-        if refusal := admission(size, bool(staged)):
+        if refusal := busy():
             return refuse(template, form, *refusal)
         code = services().acceptor.seal_and_accept(
             form.payload(g.lang), services().sealing_key(), tuple(staged)
         )
-        services().quota.stored(size)
-    except OSError:
-        # The disk is full or failing: nothing was accepted, so say so and keep what they typed.
+    except not_stored():
+        # The quota is reached, or the disk is full or failing: nothing was accepted, so say so and
+        # keep what they typed.
         return refuse(template, form, 503, str(FULL))
     return receipt(code, form.KIND)

@@ -1,17 +1,17 @@
-"""File parts as they stream in: sealed on the fly into staging, never plaintext on disk."""
+"""File parts as they stream in: sealed on the fly into the database, never plaintext on disk."""
 
-import os
+import contextlib
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import cast
 
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
-from intake.formats.durable import make_dir, stamp
+from intake.formats.payload import JSONObject
 from intake.formats.stream import SEALED_CHUNK, TAG, Sealer
+from intake.server.limits import Quota
+from intake.server.store import StagedStream, Store
 from intake.web.fields import clean
 
 FIELD = "attachments"  # plaintext files, sealed here as they arrive (no JavaScript)
@@ -24,15 +24,16 @@ _MEDIA_TYPE = re.compile(r"\A[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&
 
 @dataclass(frozen=True)
 class Staged:
-    """A sealed stream waiting in staging, and what the Frame must say about it."""
+    """A sealed stream staged in the database, and what the Frame must say about it."""
 
-    path: Path
+    stream_id: bytes
+    length: int  # the sealed stream's bytes, as stored
     name: str
     type: str
-    size: int
+    size: int  # the file's own bytes
     key: bytes | None  # None for a stream the browser sealed (its key is in the browser's Frame)
 
-    def metadata(self) -> dict:
+    def metadata(self) -> JSONObject:
         """The entry of the body payload's "attachments" list (docs/formats.md)."""
         if self.key is None:
             raise ValueError("a stream the browser sealed is described in the browser's Frame")
@@ -47,66 +48,57 @@ class Part:
         self.filename = clean(filename or "")[:MAX_NAME]  # as a typed answer: no control characters
         media_type = (content_type or "").split(";")[0].strip().lower()
         self.content_type = media_type if _MEDIA_TYPE.match(media_type) else "application/octet-stream"
-        self.path = uploads.staging / f"{secrets.token_hex(16)}.part"
-        self.file = None
+        self.stream: StagedStream | None = None
         self.received = 0
-        self.sealer = None
+        self.sealer: Sealer | None = None
         if uploads.problem is None and name in (FIELD, SEALED_FIELD):
             try:
-                # Owner-only whatever the umask; closed in finish or discard.
-                self.file = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
-            except OSError:
+                self.stream = uploads.store.stage()
+            except uploads.store.db.errors:
                 uploads.fail("store_failed")
             else:
-                self.sealer = Sealer(self.file) if name == FIELD else None
+                self.sealer = Sealer(self.stream) if name == FIELD else None
                 uploads.parts.append(self)
 
     def write(self, data: bytes) -> int:
-        """Seal (or store) a piece; past a limit or a disk error, drop everything and remember why."""
+        """Seal (or store) a piece; past a limit or a storage error, drop everything and remember why."""
         self.received += len(data)
         self.uploads.received += len(data)
-        if self.file is None or self.uploads.problem:
+        if self.stream is None or self.uploads.problem:
             return len(data)
         if self.uploads.received > self.uploads.limit(self.field):
             self.uploads.fail("too_large")
             return len(data)
+        # Stop at the floor of free disk, not at a full one: a refusal must delete what was staged,
+        # and a secure delete writes as much again as it deletes.
+        if not self.uploads.quota.disk_has_room(2 * self.uploads.received):
+            self.uploads.fail("store_failed")
+            return len(data)
         try:
-            (self.sealer or self.file).write(data)
-        except OSError:
+            (self.sealer or self.stream).write(data)
+        except self.uploads.store.db.errors:
             self.uploads.fail("store_failed")
         return len(data)
 
-    def seek(self, *args) -> int:
+    def seek(self, *args: object) -> int:
         """Werkzeug rewinds a finished part; the stream is write-once, so there is nothing to do."""
         return 0
 
-    def discard(self) -> None:
-        """Close and delete the staging file."""
-        if self.file is not None:
-            self.file.close()
-            self.file = None
-        self.path.unlink(missing_ok=True)
-
     def finish(self) -> Staged:
-        """Seal the last chunk, fsync, and describe the staged stream."""
-        if self.file is None:
-            raise ValueError("only a stored part can be finished, and only once")
+        """Seal the last chunk and describe the staged stream."""
+        if self.stream is None:
+            raise ValueError("only a stored part can be finished")
         size = self.sealer.finish() if self.sealer else self.received
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        self.file = None
-        return Staged(
-            self.path, self.filename, self.content_type, size, self.sealer.key if self.sealer else None
-        )
+        length = self.stream.finish()
+        key = self.sealer.key if self.sealer else None
+        return Staged(self.stream.id, length, self.filename, self.content_type, size, key)
 
 
 class Uploads:
     """The file parts of one request, with the limits that apply to them together."""
 
-    def __init__(self, staging: Path, max_files: int, max_bytes: int):
-        self.staging = Path(staging)
-        make_dir(self.staging)
+    def __init__(self, store: Store, quota: Quota, max_files: int, max_bytes: int):
+        self.store, self.quota = store, quota
         self.max_files, self.max_bytes = max_files, max_bytes
         self.parts: list[Part] = []
         self.received = 0
@@ -126,24 +118,24 @@ class Uploads:
         return Part(self, name, filename, content_type)
 
     def fail(self, problem: str) -> None:
-        """Stop storing anything for this request and free the disk at once."""
+        """Stop storing anything for this request and free the space at once."""
         self.problem = self.problem or problem
         self.discard()
 
     def discard(self) -> None:
-        """Delete every staged stream (an error, a refusal, or the end of a request that stored none)."""
-        for part in self.parts:
-            part.discard()
+        """Delete every staged stream no request took (an error, a refusal, the end of a request)."""
+        streams = [part.stream.id for part in self.parts if part.stream is not None]
         self.parts = []
-        stamp(self.staging)  # its time would tell when the last file arrived
+        with contextlib.suppress(*self.store.db.errors):  # a stream left behind is swept the next day
+            self.store.discard(streams)
 
     def finish(self, field: str) -> list[Staged]:
         """Finish every real file of a field (an empty file input sends a part with no name)."""
         staged = []
         for part in [p for p in self.parts if p.field == field]:
             if not part.filename and part.received == 0:
-                part.discard()
                 self.parts.remove(part)
+                self.store.discard([part.stream.id] if part.stream else [])
             else:
                 staged.append(part.finish())
         if field == SEALED_FIELD and any(s.size < TAG for s in staged):

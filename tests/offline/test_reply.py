@@ -13,10 +13,8 @@ import pytest
 from intake.formats import refcode, return_bundle
 from intake.formats.keyring import QUICK, Generation, Keyring, save
 from intake.offline.decrypt import decrypt_bundle
-from intake.server import datafolder, importer
-from intake.server.dropbox import DropBox
-from intake.server.statuses import StatusStore
 
+from ..conftest import first_start, import_return, status_of
 from .crafting import honest_entries, made, write_entries
 
 PASSPHRASE = "the reply passphrase is long"
@@ -113,19 +111,16 @@ class Server:
     """The operator's side: the real importer, the status records a defender's lookup reads."""
 
     def __init__(self, base: Path, generation: Generation):
-        self.data = base / "server"
-        datafolder.initialise(self.data)  # as the service's first start does
+        self.site = {"INTAKE_DATA_DIR": str(base / "server"), "INTAKE_KEYS_DIR": str(base / "keys")}
+        first_start(self.site)
         self.verify = generation.sign.verify_key
-        self.statuses = StatusStore(self.data / "status")
 
     def apply(self, target: Path) -> None:
-        importer.import_bundle(
-            target.read_bytes(), self.verify, self.data, DropBox(self.data / "dropbox"), self.statuses
-        )
+        import_return(self.site, target.read_bytes(), self.verify)
 
     def seen(self, request) -> tuple[str, str]:
         """What the defender's status page shows: the status and its day."""
-        found = self.statuses.get(refcode.lookup_id(refcode.normalise(request["reference"])))
+        found = status_of(self.site, request["reference"])
         return (found.status, found.day) if found else None
 
 

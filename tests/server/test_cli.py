@@ -5,7 +5,9 @@ import sys
 from pathlib import Path
 
 from intake.formats import envelope, keyfiles
-from intake.server import catalogs, datafolder
+from intake.server import catalogs
+
+from ..conftest import first_start
 
 INTAKE = Path(sys.executable).parent / "intake"
 
@@ -28,7 +30,7 @@ def test_demo_keys_once_loudly_then_never_again(tmp_path):
     again = run(env, "demo-keys", "--demo-dir", tmp_path / "demo")
     assert again.returncode == 0 and again.stderr == ""
     assert keyfiles.read_submission_key(tmp_path / "keys") == submission
-    datafolder.initialise(tmp_path / "d")  # as the service's first start does
+    first_start(env)
     check = run(env, "check")
     assert check.returncode == 0
     assert envelope.fingerprint(bytes(submission)) in check.stdout
@@ -40,7 +42,7 @@ def test_check_fails_closed_without_keys_and_on_bad_config(tmp_path):
         "INTAKE_KEYS_DIR": str(tmp_path / "none"),
         "INTAKE_DATA_DIR": str(tmp_path),
     }
-    datafolder.initialise(tmp_path)
+    first_start(env)
     result = run(env, "check")
     assert result.returncode == 2 and "NOT READY" in result.stdout
     result = run({**env, "INTAKE_ONION_HOSTNAME": "example.com"}, "check")

@@ -12,7 +12,7 @@ import pytest
 from intake.formats import refcode, return_bundle
 
 from ..actors import Defender, run
-from ..conftest import LANGS, filled
+from ..conftest import LANGS, filled, import_return, item_ids, service
 
 
 def midnight_utc() -> int:
@@ -21,36 +21,32 @@ def midnight_utc() -> int:
 
 
 def test_every_file_and_folder_the_server_writes_is_dated_by_the_day_and_owner_only(
-    server, site, generation, tmp_path
+    tmp_path, site, generation
 ):
-    url = server["url"]
-    for lang, form in (("ar", "individual"), ("ru", "feedback")):
-        assert Defender(url=url).send(lang, form, filled(form, "STAMPED")).status_code == 200
-    from intake import create_app
-
-    client = create_app(site).test_client()  # a request with files, through the same data folder
-    assert (
-        Defender(client)
-        .send("es", "organisation", filled("organisation", "FILES"), [("a.pdf", b"%PDF-1")])
-        .status_code
-        == 200
-    )
-    # An import: statuses written, items deleted, the journal made and removed.
-    from intake.server.dropbox import DropBox
-
-    dropbox = DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox")
-    code = refcode.make()
-    update = return_bundle.Update(refcode.lookup_id(code), "accepted", "2026-11-20", None)
-    bundle = return_bundle.encode(
-        return_bundle.ReturnBundle(2, "2026-11-21", (update,), dropbox.item_ids()[:1]), generation.sign
-    )
-    (tmp_path / "return.bin").write_bytes(bundle)
-    assert run("intake", "import", tmp_path / "return.bin", env=server["env"]).returncode == 0
-    time.sleep(0.5)  # let the workers finish whatever they write after answering
+    with service(tmp_path, site) as server:
+        url = server["url"]
+        for lang, form in (("ar", "individual"), ("ru", "feedback")):
+            assert Defender(url=url).send(lang, form, filled(form, "STAMPED")).status_code == 200
+        files = [("a.pdf", b"%PDF-1")]
+        assert (
+            Defender(url=url).send("es", "organisation", filled("organisation", "FILES"), files).status_code
+            == 200
+        )
+        # An import: statuses written and items deleted, in one transaction.
+        code = refcode.make()
+        update = return_bundle.Update(refcode.lookup_id(code), "accepted", "2026-11-20", None)
+        acks = tuple(item_ids(site)[:1])
+        bundle = return_bundle.encode(
+            return_bundle.ReturnBundle(2, "2026-11-21", (update,), acks), generation.sign
+        )
+        (tmp_path / "return.bin").write_bytes(bundle)
+        assert run("intake", "import", tmp_path / "return.bin", env=server["env"]).returncode == 0
+        assert run("intake", "backup", "--out", tmp_path / "copy.db", env=server["env"]).returncode == 0
+    # At rest (the service stopped, as a seized machine's disk is): every file dated by the day.
     day = midnight_utc()
     data = Path(site["INTAKE_DATA_DIR"])
     paths = [data, *data.rglob("*")]
-    assert len([p for p in paths if p.suffix in (".item", ".att")]) >= 2
+    assert len(paths) >= 3
     for path in paths:
         info = path.stat()
         assert info.st_mtime == day, path  # (access and change times: docs/security.md)
@@ -71,11 +67,6 @@ def status_lengths(client, lang, codes) -> set[int]:
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_lookup_answer_has_one_length_on_the_wire(client, site, generation, lang):
-    from intake.server import importer
-    from intake.server.dropbox import DropBox
-
-    from ..conftest import statuses_of
-
     codes = {
         name: Defender(client).submit(lang, "feedback") for name in ("received", "long", "short", "more")
     }
@@ -93,10 +84,7 @@ def test_every_lookup_answer_has_one_length_on_the_wire(client, site, generation
     bundle = return_bundle.encode(
         return_bundle.ReturnBundle(1, "2026-11-21", tuple(updates), ()), generation.sign
     )
-    data_dir = site["INTAKE_DATA_DIR"]
-    importer.import_bundle(
-        bundle, generation.sign.verify_key, data_dir, DropBox(Path(data_dir) / "dropbox"), statuses_of(site)
-    )
+    import_return(site, bundle, generation.sign.verify_key)
     unknown = refcode.display(refcode.make())
     mistyped = codes["received"][:-1] + ("0" if codes["received"][-1] != "0" else "1")
     assert long_message in Defender(client).look_up(lang, codes["long"]).text  # the message is really shown

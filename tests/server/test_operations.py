@@ -16,7 +16,7 @@ from intake.offline.decrypt import decrypt_bundle
 from intake.server import settings
 
 from ..actors import Defender, run
-from ..conftest import INTAKE, ROOT, filled
+from ..conftest import INTAKE, ROOT, filled, item_ids, store_of
 
 
 def bare_env(**values):
@@ -186,7 +186,6 @@ def test_a_flood_of_large_uploads_cannot_stop_a_text_request(site):
 
 def test_check_says_how_many_requests_wait_and_since_which_day(site, tmp_path):
     from intake import create_app
-    from intake.server.dropbox import DropBox
 
     client = create_app(site).test_client()
     env = bare_env(INTAKE_DATA_DIR=site["INTAKE_DATA_DIR"], INTAKE_KEYS_DIR=site["INTAKE_KEYS_DIR"])
@@ -196,11 +195,11 @@ def test_check_says_how_many_requests_wait_and_since_which_day(site, tmp_path):
         assert (
             Defender(client).send(lang, "individual", filled("individual", "WAITING"), []).status_code == 200
         )
-    dropbox = DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox")
-    oldest = dropbox.item_path(dropbox.item_ids()[0])
     three_days_ago = time.time() - 3 * 86400
-    os.utime(oldest, (three_days_ago, three_days_ago))  # as if it had arrived three days ago
     day = time.strftime("%Y-%m-%d", time.gmtime(three_days_ago))
+    first = item_ids(site)[0]
+    with store_of(site) as store, store.db.transaction() as cur:  # as if one had come three days ago
+        cur.execute("UPDATE items SET day = ? WHERE id = ?", (day, first))
     check = run("intake", "check", "--max-wait-days", "5", env=env)
     assert (
         check.returncode == 0 and f"waiting for export: 2 requests, the oldest from {day}\n" in check.stdout

@@ -13,7 +13,7 @@ import pytest
 
 from intake.offline.decrypt import decrypt_bundle
 
-from ..conftest import ARTIFACTS, LANGS, everything_under, filled
+from ..conftest import ARTIFACTS, LANGS, everything_under, filled, import_return
 
 FORMS = ("individual", "organisation", "feedback")
 
@@ -207,10 +207,6 @@ def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(
     chromium, server, site, generation, tmp_path, keyring
 ):
     from intake.formats import refcode, return_bundle
-    from intake.server import importer
-    from intake.server.dropbox import DropBox
-
-    from ..conftest import statuses_of
 
     page = chromium.new_page()
     page.goto(f"{server['url']}/ru/individual")
@@ -225,13 +221,7 @@ def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(
         refcode.lookup_id(refcode.normalise(code)), "more_info", "2026-11-21", asked
     )
     bundle = return_bundle.encode(return_bundle.ReturnBundle(1, "2026-11-21", (update,), ()), generation.sign)
-    importer.import_bundle(
-        bundle,
-        generation.sign.verify_key,
-        site["INTAKE_DATA_DIR"],
-        DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox"),
-        statuses_of(site),
-    )
+    import_return(site, bundle, generation.sign.verify_key)
 
     posted = []
     page.on("request", lambda r: posted.append(r.post_data or "") if r.method == "POST" else None)

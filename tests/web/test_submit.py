@@ -1,6 +1,5 @@
 """Submitting without JavaScript: sealed in server memory, stored durably, readable offline only."""
 
-import os
 import re
 import secrets
 import tempfile
@@ -10,10 +9,9 @@ import pytest
 from intake.formats import item, refcode
 from intake.offline.decrypt import decrypt_bundle
 from intake.server import cli
-from intake.server.statuses import StatusStore
 
 from ..actors import code_of, multipart
-from ..conftest import LANGS, everything_under, filled
+from ..conftest import LANGS, drop_box, everything_under, filled, item_ids, status_of
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -28,14 +26,12 @@ def test_submit_export_decrypt_round_trip(tmp_path, site, defender, keyring, lan
     assert refcode.normalise(code)
 
     data_dir = site["INTAKE_DATA_DIR"]
-    stored = list(everything_under(data_dir))
-    items = [d for p, d in stored if p.endswith(".item")]
-    assert len(items) == 1 and len(items[0]) == item.ITEM_SIZE
-    for path, data in stored:  # the marker, the code and every answer are nowhere on disk
+    items = drop_box(site)["items"]
+    assert len(items) == 1 and len(items[0][1]) == item.ITEM_SIZE
+    for path, data in everything_under(data_dir):  # the marker, the code and every answer: nowhere on disk
         assert marker.encode() not in data, path
         assert code.encode() not in data and refcode.normalise(code).encode() not in data, path
-    status = StatusStore(os.path.join(data_dir, "status")).get(refcode.lookup_id(refcode.normalise(code)))
-    assert status.status == "received"
+    assert status_of(site, code).status == "received"
 
     for name, value in site.items():
         monkeypatch.setenv(name, value)
@@ -69,7 +65,7 @@ def test_export_twice_is_safe_and_deletes_nothing(tmp_path, site, defender, monk
     assert cli.main(["export", "--out", str(tmp_path / "a.bin")]) == 0
     assert cli.main(["export", "--out", str(tmp_path / "a.bin")]) == 2  # refuses to overwrite
     assert cli.main(["export", "--out", str(tmp_path / "b.bin")]) == 0
-    assert len(os.listdir(os.path.join(site["INTAKE_DATA_DIR"], "dropbox"))) == 3
+    assert len(item_ids(site)) == 3
     for name in ("a.bin", "b.bin"):
         assert decrypt_bundle(tmp_path / name, keyring, tmp_path / "out").ok
     assert len(list(decrypt_requests(tmp_path / "out"))) == 3
@@ -102,7 +98,7 @@ def test_errors_keep_every_answer_and_are_translated(app, defender, site, lang):
         assert value.replace("'", "&#39;") in page or value in page
     assert re.search(r'<input [^>]*checked [^>]*value="legal_aid"', page)
     assert not re.search(r'<input [^>]*checked [^>]*value="medical"', page)
-    assert not os.path.exists(os.path.join(site["INTAKE_DATA_DIR"], "dropbox"))
+    assert item_ids(site) == []
 
 
 def test_missing_or_stale_csrf_keeps_answers_and_stores_nothing(client, site):
@@ -113,7 +109,7 @@ def test_missing_or_stale_csrf_keeps_answers_and_stores_nothing(client, site):
     assert "CSRFMARK" in response.text
     response = client.post("/fr/feedback", data={**answers, "csrf_token": "forged"})
     assert response.status_code == 403
-    assert not os.path.exists(os.path.join(site["INTAKE_DATA_DIR"], "dropbox"))
+    assert item_ids(site) == []
 
 
 def test_large_parts_are_never_spooled_to_disk(defender, monkeypatch, tmp_path):

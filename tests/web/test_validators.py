@@ -28,6 +28,7 @@ from wtforms.validators import ValidationError
 
 from intake.formats import envelope, refcode, stream
 from intake.formats.payload import check_payload
+from intake.server.limits import Quota
 from intake.web import fields, submit, uploads
 from intake.web.forms import FeedbackForm
 from intake.web.support_forms import IndividualForm, OrganisationForm
@@ -336,14 +337,20 @@ TYPES = st.sampled_from(
 @ENOUGH
 @given(name=st.one_of(TEXT, around(uploads.MAX_NAME)), declared=TYPES | st.text(max_size=20))
 def test_file_names_and_types_are_written_alike(page, staging, name, declared):
-    part = uploads.Uploads(staging, 1, 1).part("not-a-file-field", name, declared)
+    part = uploads.Uploads(staging, Quota(10**9, 0), 1, 1).part("not-a-file-field", name, declared)
     [browser] = page.ask("files", cases=[{"name": name, "type": declared}])
     assert browser == {"name": part.filename, "type": part.content_type}
 
 
 @pytest.fixture(scope="module")
 def staging(tmp_path_factory):
-    return tmp_path_factory.mktemp("staging")
+    """A store to stage files in (a part under another field's name stores nothing)."""
+    from intake.server.database import SQLite
+    from intake.server.store import Store
+
+    with Store(SQLite(tmp_path_factory.mktemp("staging") / "intake.db")) as store:
+        store.create()
+        yield store
 
 
 def test_the_format_modules_constants_are_the_servers(page):
