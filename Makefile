@@ -19,7 +19,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The browser tests need Debian's Chromium and Node, the deployment tests the system's Python
-# with venv and systemd-analyze. Installed here when missing (as root), otherwise make stops
+# with venv and systemd-analyze, the storage tests PostgreSQL (a throwaway cluster each run) and
+# the several-machines test HAProxy. Installed here when missing (as root), otherwise make stops
 # with what to install: tests never skip silently.
 system-deps:
 	@missing=""; \
@@ -27,6 +28,8 @@ system-deps:
 	command -v node >/dev/null || missing="$$missing nodejs npm"; \
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v haproxy >/dev/null || missing="$$missing haproxy"; \
 	/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $$missing; \

@@ -60,6 +60,10 @@ def multipart(answers: dict, files=(), token: str | None = None) -> tuple[str, b
     return f"multipart/form-data; boundary={boundary}", body
 
 
+class NotServed(Exception):
+    """The form's page did not come (the site is offline, or a machine behind it went down)."""
+
+
 class Defender:
     """A defender's browser without JavaScript: Flask's test client (`client`), or HTTP to a real
     `intake serve` (`url`). It keeps its cookies, as a browser does."""
@@ -93,7 +97,10 @@ class Defender:
 
     def token(self, lang: str, form: str) -> str:
         """The form's token, from its page (a follow-up is sent from the status page)."""
-        return csrf_token(self.get(f"/{lang}/{form if form != 'followup' else 'status'}").text)
+        page = self.get(f"/{lang}/{form if form != 'followup' else 'status'}")
+        if page.status_code != 200:
+            raise NotServed(page.status_code)
+        return csrf_token(page.text)
 
     def send(self, lang: str, form: str, answers: dict, files=None):
         """Open the form and send the answers: urlencoded, or multipart as soon as `files` is given."""

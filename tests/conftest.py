@@ -80,14 +80,47 @@ def tree(path):
 LANGS = ("en", "es", "fr", "ar", "ru")
 
 
+ENGINES = ("sqlite", "postgresql")
+# The storage, crash, limit and import tests run on both engines: mark them (or their module)
+# with `both_engines`; every other test runs on SQLite, the default.
+both_engines = pytest.mark.both_engines
+
+
+def pytest_generate_tests(metafunc):
+    """Run the tests marked `both_engines` once per engine."""
+    if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
+        metafunc.parametrize("engine", ENGINES, indirect=True)
+
+
 @pytest.fixture
-def site(tmp_path, generation):
-    """A data folder and a keys folder holding this generation's public keys."""
+def engine(request):
+    """The database engine this test runs on: SQLite unless the test is marked `both_engines`."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database_url(request, engine):
+    """INTAKE_DATABASE_URL for this test: none for SQLite, a fresh database of the session's
+    PostgreSQL cluster otherwise (dropped afterwards)."""
+    if engine == "sqlite":
+        yield None
+        return
+    cluster = request.getfixturevalue("postgres")
+    name = "t_" + secrets.token_hex(6)
+    cluster.sql(f"CREATE DATABASE {name}")
+    yield cluster.url(name)
+    cluster.sql(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def site(tmp_path, generation, database_url):
+    """A data folder and a keys folder holding this generation's public keys (and the database,
+    when the test runs on PostgreSQL)."""
     from intake.formats import keyfiles
 
     keys = tmp_path / "keys"
     keyfiles.write_public_keys(keys, generation.box.public_key, generation.sign.verify_key)
-    return {
+    found = {
         "INTAKE_DATA_DIR": str(tmp_path / "data"),
         "INTAKE_KEYS_DIR": str(keys),
         "INTAKE_SECRET_KEY": "test-" + "x" * 40,
@@ -96,6 +129,63 @@ def site(tmp_path, generation):
         "INTAKE_LOOKUPS_PER_MINUTE": "100000",
         "INTAKE_MIN_FREE_MB": "0",
     }
+    if database_url:
+        found["INTAKE_DATABASE_URL"] = database_url
+    return found
+
+
+class Cluster:
+    """A throwaway PostgreSQL cluster: Debian's binaries, a temporary folder, a unix socket only."""
+
+    def __init__(self, base: Path, user: str):
+        self.base, self.user = base, user
+
+    def url(self, database: str) -> str:
+        """The URL of one of its databases, as INTAKE_DATABASE_URL takes it."""
+        return f"postgresql://{self.user}@/{database}?host={self.base}"
+
+    def sql(self, statement: str) -> None:
+        """Run one statement outside a transaction (CREATE/DROP DATABASE)."""
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(statement)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL cluster for the session, started by initdb and pg_ctl from Debian's
+    `postgresql` package as an unprivileged account (`postgres` when the tests run as root)."""
+    import glob
+    import pwd
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))
+    if not found:
+        pytest.fail("PostgreSQL is required: apt-get install postgresql (make test does it as root)")
+    bindir = Path(found[-1]).parent
+    base = Path(tempfile.mkdtemp(prefix="intake-pg-", dir="/tmp"))
+    as_account: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        account = pwd.getpwnam("postgres")  # made by Debian's package
+        os.chown(base, account.pw_uid, account.pw_gid)
+        as_account = ["runuser", "-u", "postgres", "--"]
+    data = base / "cluster"
+    user = "intake"
+
+    def pg(*args):
+        result = subprocess.run([*as_account, *map(str, args)], capture_output=True, text=True)
+        if result.returncode != 0:
+            log = (base / "log").read_text() if (base / "log").exists() else ""
+            pytest.fail(f"{args[0]} failed: {result.stderr.strip()} {log[-2000:]}")
+
+    pg(bindir / "initdb", "-D", data, "-U", user, "-A", "trust", "-E", "UTF8", "--no-locale")
+    options = f"-k {base} -c listen_addresses= -c max_connections=300"
+    pg(bindir / "pg_ctl", "-D", data, "-l", base / "log", "-o", options, "-w", "-t", "60", "start")
+    try:
+        yield Cluster(base, user)
+    finally:
+        pg(bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
@@ -125,8 +215,13 @@ def operator(site):
     """The operator's `intake` commands, with the test site's settings."""
     from .actors import Operator
 
+    return Operator(operator_env(site))
+
+
+def operator_env(site: dict) -> dict:
+    """The environment of the operator's commands: the test site's settings, no settings file."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
-    return Operator({**env, "INTAKE_CONFIG": os.devnull, **site})
+    return env | {"INTAKE_CONFIG": os.devnull} | site
 
 
 @pytest.fixture
@@ -207,16 +302,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def served_env(site: dict) -> dict:
+    """The environment `intake serve` gets: the test site's settings and no settings file. Its
+    workers share a secret made in the data folder; machines sharing PostgreSQL need it set."""
+    made = {"INTAKE_SECRET_KEY"} if "INTAKE_DATABASE_URL" not in site else set()
+    return operator_env({k: v for k, v in site.items() if k not in made})
+
+
 @contextlib.contextmanager
 def service(base: Path, site: dict, **settings):
     """`intake serve` as the operator runs it, its logs and temporary files in `base`, to scan."""
     port = free_port()
     tmp = base / "tmp"
-    tmp.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
-    env |= {k: v for k, v in site.items() if k != "INTAKE_SECRET_KEY"}  # workers share a made one
-    env |= {
-        "INTAKE_CONFIG": os.devnull,
+    tmp.mkdir(parents=True, exist_ok=True)
+    env = served_env(site) | {
         "INTAKE_BIND": f"127.0.0.1:{port}",
         "INTAKE_ACCESS_LOG": str(base / "access.log"),
         "INTAKE_ERROR_LOG": str(base / "error.log"),
@@ -227,7 +326,13 @@ def service(base: Path, site: dict, **settings):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(url + "/", proc)
-        yield {"url": url, "env": env, "tmp": tmp, "logs": [base / "access.log", base / "error.log"]}
+        yield {
+            "url": url,
+            "proc": proc,
+            "env": env,
+            "tmp": tmp,
+            "logs": [base / "access.log", base / "error.log"],
+        }
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -339,14 +444,25 @@ def import_return(site, data: bytes, verify_key):
 
 
 # What a test needs decides its tier: `make unit` runs the rest in under a minute.
-SYSTEM_FIXTURES = {"server", "deployment", "service_account", "chromium", "hostile_server", "tiny_disk"}
+SYSTEM_FIXTURES = {
+    "server",
+    "deployment",
+    "service_account",
+    "chromium",
+    "hostile_server",
+    "tiny_disk",
+    "postgres",
+}
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark as `system` every test under tests/system/ and every test that starts real services."""
+    """Mark as `system` every test under tests/system/ and every test that starts real services
+    (a PostgreSQL cluster among them)."""
     for test in items:
         marked = SYSTEM_FIXTURES & set(getattr(test, "fixturenames", ()))
-        if marked or "system" in Path(str(test.fspath)).parts:
+        callspec = getattr(test, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("engine") == "postgresql"
+        if marked or on_postgres or "system" in Path(str(test.fspath)).parts:
             test.add_marker(pytest.mark.system)
 
 

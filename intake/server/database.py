@@ -78,6 +78,9 @@ class Database:
     errors: tuple[type[Exception], ...] = (OSError,)  # what storing can fail with: a full disk, a lost server
     integrity_errors: tuple[type[Exception], ...] = ()
     for_update = ""  # what locks a row being read for an update (SQLite's write lock covers it)
+    # What serialises setting up the tables when every worker of every machine starts at once
+    # (SQLite's write lock, taken by BEGIN IMMEDIATE, does it there).
+    schema_lock = ""
 
     def sql(self, statement: str) -> str:
         """The statement in this engine's dialect."""
@@ -99,6 +102,8 @@ class Database:
     def create_schema(self) -> None:
         """Create the tables if they are not there, and record the schema version."""
         with self.transaction() as cur:
+            if self.schema_lock:
+                cur.execute(self.schema_lock)
             for statement in self.schema_statements():
                 cur.execute(statement)
             cur.execute(self.sql("INSERT INTO meta (name, value) VALUES ('schema', ?) ON CONFLICT (name) DO NOTHING"),
@@ -228,6 +233,7 @@ class PostgreSQL(Database):
 
     engine = "postgresql"
     for_update = " FOR UPDATE"
+    schema_lock = "SELECT pg_advisory_xact_lock(4627455)"  # any constant, the same on every machine
 
     def __init__(self, url: str, size: int = 8):
         try:

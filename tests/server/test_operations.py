@@ -16,7 +16,7 @@ from intake.offline.decrypt import decrypt_bundle
 from intake.server import settings
 
 from ..actors import Defender, run
-from ..conftest import INTAKE, ROOT, filled, item_ids, store_of
+from ..conftest import INTAKE, ROOT, both_engines, filled, item_ids, store_of
 
 
 def bare_env(**values):
@@ -184,12 +184,9 @@ def test_a_flood_of_large_uploads_cannot_stop_a_text_request(site):
         assert status == 200
 
 
-def test_check_says_how_many_requests_wait_and_since_which_day(site, tmp_path):
-    from intake import create_app
-
-    client = create_app(site).test_client()
-    env = bare_env(INTAKE_DATA_DIR=site["INTAKE_DATA_DIR"], INTAKE_KEYS_DIR=site["INTAKE_KEYS_DIR"])
-    check = run("intake", "check", "--max-wait-days", "0", env=env)
+@both_engines
+def test_check_says_how_many_requests_wait_and_since_which_day(site, client, operator):
+    check = operator.run("check", "--max-wait-days", "0")
     assert check.returncode == 0 and "waiting for export: 0 requests\n" in check.stdout
     for lang in ("en", "ar"):
         assert (
@@ -200,9 +197,9 @@ def test_check_says_how_many_requests_wait_and_since_which_day(site, tmp_path):
     first = item_ids(site)[0]
     with store_of(site) as store, store.db.transaction() as cur:  # as if one had come three days ago
         cur.execute("UPDATE items SET day = ? WHERE id = ?", (day, first))
-    check = run("intake", "check", "--max-wait-days", "5", env=env)
+    check = operator.run("check", "--max-wait-days", "5")
     assert (
         check.returncode == 0 and f"waiting for export: 2 requests, the oldest from {day}\n" in check.stdout
     )
-    check = run("intake", "check", "--max-wait-days", "2", env=env)  # for cron: exit 1, and say so
+    check = operator.run("check", "--max-wait-days", "2")  # for cron: exit 1, and say so
     assert check.returncode == 1 and "ATTENTION: a request has waited 3 days for export" in check.stdout

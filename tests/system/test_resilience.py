@@ -30,6 +30,7 @@ from ..actors import Defender, code_of
 from ..conftest import (
     INTAKE,
     ROOT,
+    both_engines,
     browser,
     csrf_token,
     drop_box,
@@ -37,6 +38,7 @@ from ..conftest import (
     free_port,
     import_return,
     item_ids,
+    served_env,
     service,
     wait_for,
 )
@@ -269,6 +271,7 @@ def attempt(client, lang="en", form="feedback", marker="QUOTA"):
     return Defender(client).send(lang, form, answers), answers
 
 
+@both_engines
 def test_a_storage_quota_refuses_with_answers_kept_then_resumes(site, generation):
     from intake.formats import return_bundle
 
@@ -323,16 +326,11 @@ def workers_of(master: int) -> list[int]:
 
 
 def flood_env(site, tmp_path, **extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")} | {"INTAKE_CONFIG": os.devnull}
-    return (
-        env
-        | {k: v for k, v in site.items() if k != "INTAKE_SECRET_KEY"}
-        | {
-            "INTAKE_ACCESS_LOG": str(tmp_path / "access.log"),
-            "INTAKE_ERROR_LOG": str(tmp_path / "error.log"),
-            **extra,
-        }
-    )
+    return served_env(site) | {
+        "INTAKE_ACCESS_LOG": str(tmp_path / "access.log"),
+        "INTAKE_ERROR_LOG": str(tmp_path / "error.log"),
+        **extra,
+    }
 
 
 def post_feedback(url, lang="en"):
@@ -341,6 +339,7 @@ def post_feedback(url, lang="en"):
     return response.status_code, response.text
 
 
+@both_engines
 def test_a_flood_is_refused_while_the_site_still_answers(site, tmp_path):
     port = free_port()
     proc = start(flood_env(site, tmp_path, INTAKE_SUBMISSIONS_PER_MINUTE="60"), port)
@@ -378,6 +377,7 @@ def test_a_flood_is_refused_while_the_site_still_answers(site, tmp_path):
     assert max(seconds for _, seconds in reads) < 3  # the site kept answering while the flood was refused
 
 
+@both_engines
 def test_killed_workers_and_master_lose_no_accepted_request(site, tmp_path, keyring):
     env = flood_env(site, tmp_path)
     port = free_port()

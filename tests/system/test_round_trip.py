@@ -18,7 +18,7 @@ from intake.formats import refcode, return_bundle
 from intake.formats.keyring import Generation
 from intake.formats.return_bundle import STATUSES
 
-from ..conftest import LANGS, ROOT, csrf_token, drop_box, item_ids, status_of, store_of
+from ..conftest import LANGS, ROOT, both_engines, csrf_token, drop_box, item_ids, status_of, store_of
 
 BIN = Path(sys.executable).parent
 PASSPHRASE = "the secretariat's passphrase"
@@ -45,6 +45,7 @@ MESSAGES = {
 DECISIONS = {"en": "more_info", "es": "in_review", "fr": "referred", "ar": "accepted", "ru": "declined"}
 
 
+@both_engines
 def test_full_cycle_in_every_language(defender, tmp_path, app, client, site, operator, secretariat):
     forms = dict(
         zip(LANGS, ["individual", "organisation", "feedback", "individual", "organisation"], strict=True)
@@ -222,6 +223,7 @@ def hostile_bundles(generation):
     yield "same sequence", signed(generation, 7, [update]), "not newer than the last one applied (7)"
 
 
+@both_engines
 def test_forged_tampered_truncated_and_replayed_bundles_change_nothing(
     defender, tmp_path, client, site, generation, operator
 ):
@@ -244,6 +246,7 @@ def test_forged_tampered_truncated_and_replayed_bundles_change_nothing(
         assert drop_box(site) == before, name
 
 
+@both_engines
 def test_an_import_killed_half_way_changes_all_or_nothing_and_the_next_completes(
     defender, tmp_path, site, generation, operator
 ):

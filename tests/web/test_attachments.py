@@ -15,7 +15,7 @@ from intake.offline.decrypt import decrypt_bundle
 from intake.server import cli
 
 from ..actors import Defender
-from ..conftest import drop_box, everything_under, filled
+from ..conftest import both_engines, drop_box, everything_under, filled
 
 SIZES = [0, 1, CHUNK, CHUNK + 1]
 
@@ -64,6 +64,7 @@ def export_read(tmp_path, site, keyring, monkeypatch):
     return report, tmp_path / "read"
 
 
+@both_engines
 def test_files_round_trip_without_javascript(tmp_path, client, site, keyring, monkeypatch):
     marker = b"ATTACHMARK" + os.urandom(4).hex().encode()
     files = [(f"file-{n}.txt", (marker * (n // len(marker) + 1))[:n]) for n in SIZES]
@@ -94,6 +95,7 @@ def test_files_round_trip_without_javascript(tmp_path, client, site, keyring, mo
         ([("big.bin", b"x" * 1_200_000)], "at most 1 MB in total"),
     ],
 )
+@both_engines
 def test_limits_refuse_with_answers_kept_and_nothing_left(site, files, message):
     from intake import create_app
 

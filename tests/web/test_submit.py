@@ -11,7 +11,7 @@ from intake.offline.decrypt import decrypt_bundle
 from intake.server import cli
 
 from ..actors import code_of, multipart
-from ..conftest import LANGS, drop_box, everything_under, filled, item_ids, status_of
+from ..conftest import LANGS, both_engines, drop_box, everything_under, filled, item_ids, status_of
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -57,6 +57,7 @@ def decrypt_requests(out):
         yield json.loads(path.read_text(encoding="utf-8"))
 
 
+@both_engines
 def test_export_twice_is_safe_and_deletes_nothing(tmp_path, site, defender, monkeypatch, keyring):
     for _ in range(3):
         assert defender.send("en", "feedback", filled("feedback", "x")).status_code == 200
