@@ -17,7 +17,7 @@ from typing import BinaryIO
 from nacl.public import PublicKey
 
 from intake.formats import envelope, export_bundle, keyfiles
-from intake.formats.durable import fsync_dir, stamp
+from intake.formats.durable import fsync_dir
 from intake.server import datafolder, settings
 from intake.server.database import DatabaseError
 from intake.server.privileges import as_owner, owner_name
@@ -143,7 +143,11 @@ def cmd_migrate(cfg: settings.Config, args) -> int:
     """Move a drop box of files (releases before the database) into the database."""
     from intake.server import migrate, statuses
 
-    with as_owner(cfg.data_dir), datafolder.require(cfg) as store:
+    try:
+        migrate.something_to_move(cfg.data_dir)
+    except migrate.NothingToMove as e:
+        raise Refused(str(e)) from None
+    with as_owner(cfg.data_dir), datafolder.initialise(cfg, moving=True) as store:
         try:
             verify_key = keyfiles.read_signing_key(cfg.keys_dir)
         except keyfiles.KeyFileError as e:
@@ -151,7 +155,7 @@ def cmd_migrate(cfg: settings.Config, args) -> int:
         mac_key = statuses.mac_key(datafolder.secret(cfg).encode("utf-8"))
         try:
             report = migrate.migrate(cfg.data_dir, store, mac_key, verify_key)
-        except (migrate.NothingToMove, migrate.Damaged) as e:
+        except migrate.Damaged as e:
             raise Refused(str(e)) from None
     again = f" ({len(report.skipped)} were already in it, from an interrupted run)" if report.skipped else ""
     print(f"moved {report.items} requests, {report.files} attachments and {report.statuses} statuses "
@@ -160,37 +164,37 @@ def cmd_migrate(cfg: settings.Config, args) -> int:
 
 
 def cmd_backup(cfg: settings.Config, args) -> int:
-    """Write a consistent copy of the drop box while the service runs (SQLite)."""
-    import shutil
-    import sqlite3
-
+    """Write a consistent copy of the drop box, with the server's secret, while the service runs (SQLite)."""
+    from intake.server import backup
     from intake.server.database import SQLite
 
     out = _operators_file(Path(args.out).resolve(), args.force)
-    with as_owner(cfg.data_dir), datafolder.require(cfg) as store:
-        if not isinstance(store.db, SQLite):
-            raise Refused("the database is PostgreSQL: back it up with pg_dump (docs/operator.md, backups)")
-        copy = cfg.data_dir / f".backup-{secrets.token_hex(8)}"
-        source = sqlite3.connect(f"file:{store.db.path}?mode=ro", uri=True)
-        target = sqlite3.connect(copy)
-        try:
-            source.backup(target)  # SQLite's online backup: one consistent point in time
-        finally:
-            target.close()
-            source.close()
 
     def fill(f: BinaryIO) -> int:
-        with open(copy, "rb") as source:  # root reads the service's copy; the operator's file is theirs
-            shutil.copyfileobj(source, f)
+        with as_owner(cfg.data_dir), datafolder.require(cfg) as store:  # read as the service account
+            if not isinstance(store.db, SQLite):
+                raise Refused(
+                    "the database is PostgreSQL: back it up with pg_dump (docs/operator.md, backups)"
+                )
+            backup.write(cfg, store.db, f)
         return 1
 
-    try:
-        _write_out(out, fill)
-    finally:
-        with as_owner(cfg.data_dir):
-            copy.unlink(missing_ok=True)
-            stamp(cfg.data_dir)
-    print(f"wrote a copy of {store.db.path} to {out}: restore it with the service stopped (docs/operator.md)")
+    _write_out(out, fill)
+    print(f"wrote a backup of {_where(cfg)} to {out}: keep it encrypted; `intake restore` puts it back")
+    return EXIT_OK
+
+
+def cmd_restore(cfg: settings.Config, args) -> int:
+    """Put a backup in place of the drop box, with the service stopped (SQLite)."""
+    from intake.server import backup
+
+    with open(args.backup, "rb") as f, as_owner(cfg.data_dir):  # the operator's file, read as the operator
+        datafolder.require(cfg).db.close()  # the service set this folder up
+        try:
+            requests, statuses = backup.restore(cfg, f, args.replace)
+        except backup.BackupError as e:
+            raise Refused(str(e)) from None
+    print(f"restored {requests} requests and {statuses} statuses into {_where(cfg)}; start the service")
     return EXIT_OK
 
 
@@ -260,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="the copy to write")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="put a backup back in place of the drop box (service stopped)")
+    p.add_argument("backup", metavar="FILE", help="the file written by `intake backup`")
+    p.add_argument("--replace", action="store_true", help="replace a drop box that holds requests")
+    p.set_defaults(func=cmd_restore)
     p = sub.add_parser(
         "check", help="check the keys as the service account reads them; count waiting requests"
     )

@@ -21,12 +21,35 @@ MARKER_TEXT = b"intake data folder, layout 2 (a database)\n"
 SECRET_FILE = "secret_key"  # noqa: S105 (the name of the file that holds it)
 
 
+# The folders and files in which releases before the database kept the drop box.
+OLD_LAYOUT = ("dropbox", "status", "return-journal")
+
+
 class DataFolderError(Exception):
     """The data folder or the database is missing, or was never set up by the service."""
 
 
-def initialise(cfg: Config) -> Store:
-    """Make the data folder (owner-only), its marker and the database's tables, at the first start."""
+def holds_files(data_dir: Path) -> bool:
+    """True if the data folder still holds a drop box of files, for `intake migrate` to move."""
+    return any((Path(data_dir) / name).exists() for name in OLD_LAYOUT)
+
+
+def _refuse_files(data_dir: Path) -> None:
+    if holds_files(data_dir):
+        raise DataFolderError(
+            f"the data folder {data_dir} holds requests in files, as releases before the database kept "
+            "them: run `intake migrate` before anything else (docs/operator.md, upgrading)"
+        )
+
+
+def initialise(cfg: Config, moving: bool = False) -> Store:
+    """Make the data folder (owner-only), its marker and the database's tables, at the first start.
+
+    Refused while the folder holds a drop box of files: the service would show "no request found"
+    for every code in it. `intake migrate` (`moving`) sets the database up to move them into it.
+    """
+    if not moving:
+        _refuse_files(cfg.data_dir)
     make_dir(cfg.data_dir)
     store = Store(open_database(cfg.database_url, cfg.data_dir))
     store.create()
@@ -39,6 +62,7 @@ def initialise(cfg: Config) -> Store:
 def require(cfg: Config) -> Store:
     """The store the service set up, or one line saying what is wrong and where the setting came from."""
     data_dir = Path(cfg.data_dir)
+    _refuse_files(data_dir)
     where = (
         f"the settings file {cfg.source}" if cfg.source else "INTAKE_DATA_DIR (no settings file was found)"
     )

@@ -30,5 +30,5 @@ def import_bundle(
             "an old bundle, replayed; or, if the secretariat made it just now, its sequence counter is "
             "behind (a keyring restored without its .sequence file): ask for a new reply made with "
             f"`intake-offline reply ... --after {e.last}`"
-        ) from None
+        ) from e
     return bundle, applying.deleted

@@ -19,13 +19,14 @@ from nacl.signing import VerifyKey
 
 from intake.formats import return_bundle
 from intake.formats.item import ITEM_SIZE
-from intake.formats.return_bundle import STATUSES, Update
+from intake.formats.return_bundle import STATUSES, ReturnError, Update
 from intake.formats.stream import SEALED_CHUNK
 from intake.server import importer, statuses
-from intake.server.store import STORED, Store, today
+from intake.server.datafolder import OLD_LAYOUT, holds_files
+from intake.server.store import STORED, ChunkedStream, Stale, Store, today
 
-DROPBOX, STATUS, STAGING = "dropbox", "status", "staging"  # the folders of the file layout
-JOURNAL, SEQUENCE = "return-journal", "return-sequence"
+DROPBOX, STATUS, JOURNAL = OLD_LAYOUT
+STAGING, SEQUENCE = "staging", "return-sequence"  # the rest of it
 _ITEM = re.compile(r"\A([0-9a-f]{32})\.item\Z")
 _ATTACHMENT = re.compile(r"\A([0-9a-f]{32})-([0-9]{1,2})\.att\Z")
 _LOOKUP = re.compile(r"\A[0-9a-f]{64}\Z")
@@ -49,19 +50,16 @@ class Report:
     skipped: list[str] = field(default_factory=list)  # already in the database, from an earlier run
 
 
-def has_files(data_dir: Path) -> bool:
-    """True if the data folder still holds a drop box of files."""
-    return (
-        any((Path(data_dir) / name).is_dir() for name in (DROPBOX, STATUS))
-        or (Path(data_dir) / JOURNAL).exists()
-    )
+def something_to_move(data_dir: Path) -> None:
+    """Raise NothingToMove unless the data folder holds a drop box of files."""
+    if not holds_files(data_dir):
+        raise NothingToMove(f"{data_dir} holds no drop box of files: it was moved already, or never had one")
 
 
 def migrate(data_dir: Path, store: Store, mac_key: bytes, verify_key: VerifyKey) -> Report:
     """Move the file drop box into `store`; raise NothingToMove when there is none."""
     data_dir = Path(data_dir)
-    if not has_files(data_dir):
-        raise NothingToMove(f"{data_dir} holds no drop box of files: it was moved already, or never had one")
+    something_to_move(data_dir)
     report = Report()
     _move_sequence(data_dir, store)
     for item_path, data, attachments in _items(data_dir / DROPBOX):
@@ -73,8 +71,7 @@ def migrate(data_dir: Path, store: Store, mac_key: bytes, verify_key: VerifyKey)
             report.statuses += 1
     journal = data_dir / JOURNAL
     if journal.exists():  # an import the old release had begun: finished here, whole
-        importer.import_bundle(journal.read_bytes(), verify_key, store, mac_key)
-        _destroy(journal)
+        _finish(journal, store, mac_key, verify_key)
     for name in (DROPBOX, STATUS, STAGING):
         folder = data_dir / name
         if folder.is_dir():
@@ -83,6 +80,17 @@ def migrate(data_dir: Path, store: Store, mac_key: bytes, verify_key: VerifyKey)
             folder.rmdir()
     (data_dir / SEQUENCE).unlink(missing_ok=True)
     return report
+
+
+def _finish(journal: Path, store: Store, mac_key: bytes, verify_key: VerifyKey) -> None:
+    """Apply the bundle an interrupted import left in its journal, unless it was applied already
+    (the old release recorded its sequence number last, once everything else was done)."""
+    try:
+        importer.import_bundle(journal.read_bytes(), verify_key, store, mac_key)
+    except ReturnError as e:
+        if not isinstance(e.__cause__, Stale):
+            raise Damaged(f"{journal} is not a return bundle this server can apply: {e}") from None
+    _destroy(journal)
 
 
 def _move_sequence(data_dir: Path, store: Store) -> None:
@@ -121,8 +129,8 @@ def _move_item(store: Store, item_path: Path, data: bytes, files: list[Path], re
     with store.db.transaction() as cur:
         cur.execute("SELECT data FROM items WHERE id = ?", (item_id,))
         row = cur.fetchone()
-        if row is not None:
-            if bytes(row[0]) != data:
+        if row is not None:  # copied by an interrupted run, perhaps killed while destroying the file
+            if not _same(data, bytes(row[0])):
                 raise Damaged(f"the database holds another item under the id of {item_id.hex()}")
             report.skipped.append(item_id.hex())
         else:
@@ -143,7 +151,7 @@ def _move_item(store: Store, item_path: Path, data: bytes, files: list[Path], re
                     if n == 0:
                         cur.execute("INSERT INTO chunks (stream, n, data) VALUES (?, 0, ?)", (stream_id, b""))
             cur.execute("UPDATE counters SET value = value + ? WHERE name = ?", (size, STORED))
-    _check_copied(store, item_id, data, files)
+    _check_copied(store, item_id, files)
     for path in files:
         _destroy(path)
         report.files += 1
@@ -151,30 +159,38 @@ def _move_item(store: Store, item_path: Path, data: bytes, files: list[Path], re
     report.items += 1
 
 
-def _check_copied(store: Store, item_id: bytes, data: bytes, files: list[Path]) -> None:
-    """Read the item and every file back from the database: the files go only if they match."""
-    [(_, stored, streams)] = _read_back(store, item_id)
-    if stored != data:
-        raise Damaged(f"item {item_id.hex()} did not read back as it was written")
-    for path in files:  # by number: after an interrupted run, some may be gone already
-        number = int(_ATTACHMENT.match(path.name)[2])  # type: ignore[index]
-        if number > len(streams) or hashlib.sha256(path.read_bytes()).digest() != streams[number - 1]:
-            raise Damaged(f"{path.name} did not read back as it was written")
-
-
-def _read_back(store: Store, item_id: bytes) -> list[tuple[bytes, bytes, list[bytes]]]:
+def _check_copied(store: Store, item_id: bytes, files: list[Path]) -> None:
+    """Read every file back from the database, a chunk at a time: the files go only if they match.
+    (The item itself was compared as it was copied.)"""
     with store.db.reading() as cur:
-        cur.execute("SELECT data FROM items WHERE id = ?", (item_id,))
-        data = bytes(cur.fetchone()[0])
-        cur.execute("SELECT id FROM streams WHERE item = ? ORDER BY number", (item_id,))
-        digests = []
-        for (stream_id,) in cur.fetchall():
-            h = hashlib.sha256()
-            cur.execute("SELECT data FROM chunks WHERE stream = ? ORDER BY n", (bytes(stream_id),))
-            for (piece,) in cur.fetchall():
-                h.update(bytes(piece))
-            digests.append(h.digest())
-        return [(item_id, data, digests)]
+        cur.execute("SELECT id, number, length FROM streams WHERE item = ? ORDER BY number", (item_id,))
+        streams = {int(number): ChunkedStream(cur, bytes(stream_id), int(length))
+                   for stream_id, number, length in cur.fetchall()}  # fmt: skip
+        for path in files:  # by number: after an interrupted run, some may be gone already
+            number = int(_ATTACHMENT.match(path.name)[2])  # type: ignore[index]
+            if number not in streams or not _file_holds(path, streams[number]):
+                raise Damaged(f"{path.name} did not read back as it was written")
+
+
+def _same(held: bytes, stored: bytes) -> bool:
+    """True if what a file holds is what was stored, or what was stored with its beginning already
+    overwritten by zeros (a run killed while destroying the file, after the copy was checked)."""
+    start = len(held) - len(held.lstrip(b"\0"))
+    return len(held) == len(stored) and held[start:] == stored[start:]
+
+
+def _file_holds(path: Path, stored: ChunkedStream) -> bool:
+    """_same, for a file as long as 50 MB: compared a chunk at a time."""
+    overwritten = True  # still in the run of zeros a killed destruction left at the start
+    with open(path, "rb") as f:
+        for chunk in stored:
+            held = f.read(len(chunk))
+            if overwritten and not any(held):
+                continue
+            if not (_same(held, chunk) if overwritten else held == chunk):
+                return False
+            overwritten = False
+        return f.read(1) == b""
 
 
 def _status(path: Path) -> Update:

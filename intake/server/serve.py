@@ -18,7 +18,7 @@ from gunicorn.glogging import Logger
 
 from intake.formats import keyfiles
 from intake.formats.durable import stamp
-from intake.server import datafolder, settings
+from intake.server import backup, datafolder, settings
 from intake.server.privileges import become_owner
 
 _QUOTED = re.compile(r"[:'\"]")
@@ -139,7 +139,9 @@ def serve(cfg: settings.Config) -> int:
     os.umask(0o077)  # whatever the service writes is its own alone
     if cfg.data_dir.exists():
         become_owner(cfg.data_dir)
-    datafolder.initialise(cfg)
+    datafolder.initialise(cfg).db.close()
+    if not cfg.database_url:
+        backup.hold(cfg.data_dir)  # for as long as the service runs: no restore under it
     try:
         key = keyfiles.read_submission_key(cfg.keys_dir)
     except keyfiles.KeyFileError as e:
