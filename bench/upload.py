@@ -63,6 +63,13 @@ def _post(port: int, body: Path, length: int, boundary: str, cookie: str) -> int
     return response.status
 
 
+def _stored_bytes(env: dict) -> int:
+    from intake.server import datafolder, settings
+
+    with datafolder.require(settings.from_environ(env)) as store:
+        return store.stored_bytes()
+
+
 def run(rounds: int = ROUNDS) -> list[tuple[str, str, str]]:
     """Return table rows: MB/s and peak worker growth for the bare handler and for intake."""
     with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
@@ -100,7 +107,7 @@ def run(rounds: int = ROUNDS) -> list[tuple[str, str, str]]:
             finally:
                 proc.terminate()
                 proc.wait()
-        stored = sum(p.stat().st_size for p in Path(f"{tmp}/data/dropbox").glob("*.att"))
+        stored = _stored_bytes(env)
     (bare_rate, bare_mem), (rate, mem) = rows["bare"], rows["intake"]
     return [
         (

@@ -140,6 +140,10 @@ class Cluster:
     def __init__(self, base: Path, user: str):
         self.base, self.user = base, user
 
+    def pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        return int((self.base / "cluster" / "postmaster.pid").read_text().split()[0])
+
     def url(self, database: str) -> str:
         """The URL of one of its databases, as INTAKE_DATABASE_URL takes it."""
         return f"postgresql://{self.user}@/{database}?host={self.base}"
@@ -152,16 +156,16 @@ class Cluster:
             conn.execute(statement)
 
 
-@pytest.fixture(scope="session")
-def postgres():
-    """A PostgreSQL cluster for the session, started by initdb and pg_ctl from Debian's
-    `postgresql` package as an unprivileged account (`postgres` when the tests run as root)."""
+@contextlib.contextmanager
+def postgres_cluster():
+    """A PostgreSQL cluster started by initdb and pg_ctl from Debian's `postgresql` package, as an
+    unprivileged account (`postgres` when run as root), in a temporary folder; removed afterwards."""
     import glob
     import pwd
 
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))
     if not found:
-        pytest.fail("PostgreSQL is required: apt-get install postgresql (make test does it as root)")
+        raise ClusterError("PostgreSQL is required: apt-get install postgresql (make test does it as root)")
     bindir = Path(found[-1]).parent
     base = Path(tempfile.mkdtemp(prefix="intake-pg-", dir="/tmp"))
     as_account: list[str] = []
@@ -176,16 +180,32 @@ def postgres():
         result = subprocess.run([*as_account, *map(str, args)], capture_output=True, text=True)
         if result.returncode != 0:
             log = (base / "log").read_text() if (base / "log").exists() else ""
-            pytest.fail(f"{args[0]} failed: {result.stderr.strip()} {log[-2000:]}")
+            raise ClusterError(f"{args[0]} failed: {result.stderr.strip()} {log[-2000:]}")
 
-    pg(bindir / "initdb", "-D", data, "-U", user, "-A", "trust", "-E", "UTF8", "--no-locale")
-    options = f"-k {base} -c listen_addresses= -c max_connections=300"
-    pg(bindir / "pg_ctl", "-D", data, "-l", base / "log", "-o", options, "-w", "-t", "60", "start")
     try:
-        yield Cluster(base, user)
+        pg(bindir / "initdb", "-D", data, "-U", user, "-A", "trust", "-E", "UTF8", "--no-locale")
+        options = f"-k {base} -c listen_addresses= -c max_connections=300"
+        pg(bindir / "pg_ctl", "-D", data, "-l", base / "log", "-o", options, "-w", "-t", "60", "start")
+        try:
+            yield Cluster(base, user)
+        finally:
+            pg(bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
     finally:
-        pg(bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
         shutil.rmtree(base, ignore_errors=True)
+
+
+class ClusterError(Exception):
+    """The PostgreSQL cluster could not be made or started."""
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL cluster for the session; the test fails loudly if it cannot start."""
+    try:
+        with postgres_cluster() as cluster:
+            yield cluster
+    except ClusterError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture

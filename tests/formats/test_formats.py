@@ -135,3 +135,25 @@ def test_fuzz_bundle_reader_only_raises_bundle_error(data):
             pass
     except export_bundle.BundleError:
         pass
+
+
+def test_vectors_return_bundle_both_versions():
+    from nacl.signing import SigningKey
+
+    from intake.formats import return_bundle
+
+    v = VECTORS["return_bundle"]
+    key = SigningKey(bytes.fromhex(v["signing_seed"]))
+    assert bytes(key.verify_key).hex() == v["verify_key"]
+    update = return_bundle.Update(bytes.fromhex(v["lookup_id"]), v["status"], v["day"])
+    bundle = return_bundle.ReturnBundle(v["sequence"], v["day"], (update,), (bytes.fromhex(v["ack"]),))
+    assert return_bundle.encode(bundle, key).hex() == v["v2"]  # version 2 is what is written
+    assert return_bundle.encode(bundle, key, version=1).hex() == v["v1"]
+    assert update.signed(key).signature.hex() == v["update_signature_v2"]
+    for version in ("v1", "v2"):  # and both are read
+        read = return_bundle.decode(bytes.fromhex(v[version]), key.verify_key)
+        assert (read.sequence, read.acks, read.updates[0].status) == (7, bundle.acks, "accepted")
+    assert (
+        return_bundle.decode(bytes.fromhex(v["v2"]), key.verify_key).updates[0].signature.hex()
+        == (v["update_signature_v2"])
+    )

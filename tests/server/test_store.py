@@ -168,3 +168,26 @@ def test_every_worker_of_every_machine_may_set_up_the_tables_at_once(site, engin
     assert failures == []
     with datafolder.require(cfg) as store:
         assert store.waiting() == (0, None)
+
+
+def test_after_a_key_rotation_statuses_signed_with_the_old_key_show_while_it_is_kept(
+    site, engine, defender, generation, tmp_path
+):
+    """docs/secretariat.md: the operator installs the new keys and keeps the old signing key
+    as keys/signing-<date>.pub."""
+    import shutil
+
+    from intake.formats import keyfiles
+    from intake.formats.keyring import Generation
+
+    code = defender.submit("ar", "individual")
+    import_return(site, decided(generation, 1, update(code, "referred").signed(generation.sign)),
+                  generation.sign.verify_key)  # fmt: skip
+    keys = tmp_path / "keys"
+    shutil.move(keys / "signing.pub", keys / "signing-2026-11.pub")  # kept, as the guide says
+    (keys / "submission.pub").unlink()
+    newer = Generation.new()
+    keyfiles.write_public_keys(keys, newer.box.public_key, newer.sign.verify_key)
+    assert shown(defender, code) == "referred"
+    (keys / "signing-2026-11.pub").unlink()  # thrown away: the status can no longer be proved
+    assert shown(defender, code) is None
