@@ -9,6 +9,7 @@ from intake.formats import envelope, keyfiles
 from intake.formats.durable import make_dir
 from intake.formats.export_bundle import BundleError
 from intake.formats.keyring import Generation, Keyring, KeyringError, load, save
+from intake.formats.languages import LANGUAGES
 from intake.formats.return_bundle import STATUSES
 from intake.offline import decisions, reply
 from intake.offline.decisions import DecisionError
@@ -123,7 +124,7 @@ def cmd_decrypt(args) -> int:
     if not Path(args.bundle).is_file():
         raise UsageError(f"no bundle at {args.bundle}")
     progress = Progress()
-    report = decrypt_bundle(Path(args.bundle), keyring, Path(args.out), progress=progress)
+    report = decrypt_bundle(Path(args.bundle), keyring, Path(args.out), progress=progress, lang=args.lang)
     progress.done()
     for line in report.failures:
         print(f"FAILED {line}", file=sys.stderr)
@@ -185,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", metavar="BUNDLE", help="the file written by `intake export`")
     p.add_argument("--keyring", required=True, metavar="FILE", help="the secretariat keyring")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for requests/, index.html, index.csv")
+    p.add_argument(
+        "--lang",
+        choices=list(LANGUAGES),
+        default="en",
+        help="the language request.html shows the questions in",
+    )
     p.set_defaults(func=cmd_decrypt)
 
     p = with_passphrase(

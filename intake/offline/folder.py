@@ -6,7 +6,7 @@ import secrets
 import shutil
 
 from intake.formats import export_bundle
-from intake.offline import attachments, render
+from intake.offline import attachments
 
 
 def _request_bytes(request: dict) -> bytes:
@@ -67,10 +67,8 @@ class Pending:
         if self.announced:
             self.request["attachments"] = self.files
         try:
+            # request.html comes once the run knows the whole case (decrypt.py, pages.py)
             _write_file(os.path.join(self.tmp, "request.json"), _request_bytes(self.request))
-            _write_file(
-                os.path.join(self.tmp, "request.html"), render.request_html(self.request).encode("utf-8")
-            )
             os.rename(self.tmp, self.final)
         except BaseException:
             self.discard()
