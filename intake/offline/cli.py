@@ -11,7 +11,7 @@ from intake.formats.export_bundle import BundleError
 from intake.formats.keyring import Generation, Keyring, KeyringError, load, save
 from intake.formats.languages import LANGUAGES
 from intake.formats.return_bundle import STATUSES
-from intake.offline import decisions, reply
+from intake.offline import decisions, desk, reply
 from intake.offline.decisions import DecisionError
 from intake.offline.decrypt import decrypt_bundle
 from intake.offline.ledger import LedgerError
@@ -165,11 +165,35 @@ def cmd_reply(args) -> int:
     return EXIT_OK
 
 
+def cmd_desk(args: argparse.Namespace) -> int:
+    """Serve the desk on 127.0.0.1 until Ctrl+C; print the one address that opens it."""
+    out, keyring_path = Path(args.requests).resolve(), Path(args.keyring).resolve()
+    if not (out / decisions.FILE).is_file():
+        raise UsageError(f"no {decisions.FILE} in {out}: run decrypt into that folder first")
+    if not keyring_path.is_file():
+        raise UsageError(f"no keyring at {keyring_path}")
+    if not 0 <= args.port < 65536:
+        raise UsageError("--port takes a port number (0 for any free one)")
+    # With a passphrase file the keyring is opened now; without one, the page asks when it signs.
+    keyring = load(keyring_path, read_passphrase(args, confirm=False)) if args.passphrase_file else None
+    state = desk.Desk(out, keyring_path, keyring, args.lang)
+    server = desk.serve(state, args.port)
+    print("The desk is open for a browser on this machine only (Ctrl+C stops it):", flush=True)
+    print(state.url, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nthe desk has stopped", file=sys.stderr)
+    finally:
+        server.server_close()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line, every subcommand documented for --help."""
     parser = argparse.ArgumentParser(
         prog="intake-offline",
-        description="The secretariat's offline tool: keys, decryption of export bundles, replies.",
+        description="The secretariat's offline tool: keys, decryption of export bundles, the desk, replies.",
         epilog="Exit status: 0 all went well, 1 some items failed, 2 the command could not run.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -225,6 +249,26 @@ def build_parser() -> argparse.ArgumentParser:
         "its .sequence file, on a clock that is behind)",
     )
     p.set_defaults(func=cmd_reply)
+
+    p = with_passphrase(
+        sub.add_parser(
+            "desk",
+            help="read, decide and answer in a browser on this machine (a local web page on 127.0.0.1)",
+            description="Prints one address (http://127.0.0.1:PORT/TOKEN/) to open in a browser on this "
+            "machine; nothing else can use the desk. Decisions go into DIR/decisions.csv, where reply reads "
+            "them; private notes into DIR/notes.json. Without --passphrase-file, the page asks for the "
+            "passphrase when it signs a return bundle.",
+        )
+    )
+    p.add_argument("requests", metavar="DIR", help="the folder decrypt wrote (with decisions.csv)")
+    p.add_argument("--keyring", required=True, metavar="FILE", help="the secretariat keyring")
+    p.add_argument(
+        "--port", type=int, default=0, metavar="N", help="listen on this port (default: any free one)"
+    )
+    p.add_argument(
+        "--lang", choices=list(LANGUAGES), default="en", help="show the questions in this language"
+    )
+    p.set_defaults(func=cmd_desk)
 
     keys = sub.add_parser("keys", help="rotate and list key generations").add_subparsers(
         dest="keys_command", required=True, metavar="ACTION"
