@@ -11,7 +11,8 @@ from intake.formats.export_bundle import BundleError
 from intake.formats.keyring import Generation, Keyring, KeyringError, load, save
 from intake.formats.languages import LANGUAGES
 from intake.formats.return_bundle import STATUSES
-from intake.offline import decisions, desk, reply
+from intake.offline import backup, decisions, desk, reply
+from intake.offline.backup import BackupError
 from intake.offline.decisions import DecisionError
 from intake.offline.decrypt import decrypt_bundle
 from intake.offline.ledger import LedgerError
@@ -189,11 +190,32 @@ def cmd_desk(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Copy the keyring, its sequence file, decisions, ledger and notes (and the requests) to --out."""
+    files = backup.make(
+        Path(args.requests), Path(args.keyring), Path(args.out), with_requests=args.with_requests
+    )
+    requests = sum(name.endswith("/request.json") for name in files)
+    print(f"wrote {args.out}: {len(files)} files ({requests} requests); keep it on an encrypted stick")
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Check a backup whole, then put the keyring and the folder back."""
+    restored = backup.restore(Path(args.backup), Path(args.keyring), Path(args.out))
+    print(f"restored {len(restored.files)} files: the keyring at {args.keyring}, the rest into {args.out}")
+    if not restored.requests:
+        print(
+            "the backup holds no requests: put them back too (a backup made with --with-requests) before replying"
+        )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line, every subcommand documented for --help."""
     parser = argparse.ArgumentParser(
         prog="intake-offline",
-        description="The secretariat's offline tool: keys, decryption of export bundles, the desk, replies.",
+        description="The secretariat's offline tool: keys, decryption of export bundles, the desk, replies, backups.",
         epilog="Exit status: 0 all went well, 1 some items failed, 2 the command could not run.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -270,6 +292,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_desk)
 
+    p = sub.add_parser(
+        "backup",
+        help="copy the keyring, its sequence file, decisions, ledger and notes into a new folder",
+        description="Writes OUT/keyring/, OUT/folder/ and OUT/manifest.json (every file's SHA-256). "
+        "The keyring stays encrypted; decisions, notes and requests are plaintext: keep the backup on an "
+        "encrypted stick.",
+    )
+    p.add_argument("requests", metavar="DIR", help="the folder decrypt wrote (with decisions.csv)")
+    p.add_argument("--keyring", required=True, metavar="FILE", help="the secretariat keyring")
+    p.add_argument("--out", required=True, metavar="OUT", help="a new (or empty) folder for the backup")
+    p.add_argument(
+        "--with-requests", action="store_true", help="also copy the decrypted requests and their files"
+    )
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser(
+        "restore",
+        help="check a backup, then put it back onto a new keyring path and folder",
+        description="Checks every file against the manifest first; writes nothing that already exists.",
+    )
+    p.add_argument("backup", metavar="BACKUP", help="a folder written by intake-offline backup")
+    p.add_argument(
+        "--keyring", required=True, metavar="FILE", help="where to put the keyring (and FILE.sequence)"
+    )
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="the folder to put decisions, ledger, notes, requests in"
+    )
+    p.set_defaults(func=cmd_restore)
+
     keys = sub.add_parser("keys", help="rotate and list key generations").add_subparsers(
         dest="keys_command", required=True, metavar="ACTION"
     )
@@ -288,7 +339,15 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, KeyringError, BundleError, DecisionError, LedgerError, FileExistsError) as e:
+    except (
+        UsageError,
+        KeyringError,
+        BundleError,
+        DecisionError,
+        LedgerError,
+        BackupError,
+        FileExistsError,
+    ) as e:
         print(f"intake-offline: {e}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as e:
