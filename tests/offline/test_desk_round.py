@@ -96,9 +96,10 @@ def write_bundle(page, desk: Desk) -> Path:
     return Path(re.search(r"Wrote (\S+\.bin):", said).group(1))
 
 
-def shoot(page, name: str, javascript: bool) -> None:
+def shoot(page, name: str, javascript: bool, whole: bool = False) -> None:
+    """A screenshot for test-artifacts/ (docs/images/ holds copies of the JavaScript-off ones)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"desk-{name}-{'js' if javascript else 'nojs'}.png")
+    page.screenshot(path=ARTIFACTS / f"desk-{name}-{'js' if javascript else 'nojs'}.png", full_page=whole)
 
 
 @pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
@@ -135,7 +136,7 @@ def test_a_whole_round_in_the_desk(chromium, server, generation, tmp_path, javas
         answered = page.locator("table tbody tr", has_text=codes["es"]).inner_text()
         assert "new" in answered and "answered: needs a decision" in answered
         assert "new" not in page.locator("table tbody tr", has_text=codes["fr"]).inner_text().split()
-        shoot(page, "inbox", javascript)
+        shoot(page, "inbox", javascript, whole=True)
         assert filter_by(page, status="answered") == [codes["es"]]
         assert filter_by(page, status="", urgency="critical") == [codes["ar"]]
         assert filter_by(page, urgency="", country="CO") == [codes["es"]]
