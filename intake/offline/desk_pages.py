@@ -66,6 +66,11 @@ def layout(desk: "Desk", title: str, main: str, back: str, status: int = 200) ->
     return Response(status, html.encode("utf-8"))
 
 
+def _case_of(folder: cases.Folder, item: str) -> cases.Case | None:
+    """The case one of whose requests is `item` (any of them names the case in the desk's links)."""
+    return next((c for c in folder.cases if any(r["item"] == item for r in c.requests)), None)
+
+
 def _problems(folder: cases.Folder) -> str:
     return "".join(f'<p class="problem">{readable.text_html(p)}</p>' for p in folder.problems)
 
@@ -167,7 +172,7 @@ def case_page(
 ) -> Response:
     """One case: where it stands, the decision and note forms, every request of it in order."""
     folder, found = desk.folder(), questions.load()
-    case = next((c for c in folder.cases if any(r["item"] == item for r in c.requests)), None)
+    case = _case_of(folder, item)
     if case is None:
         return layout(desk, "Not found", "<h1>No such case</h1>", "", 404)
 
@@ -176,14 +181,13 @@ def case_page(
         return f"{desk.base}case/{other.latest['item']}" if other else None
 
     sent = f"{escape(case.sent.status)}, decided {escape(case.sent.decided)}" if case.sent else "nothing yet"
-    upcoming = escape(case.outgoing.status) if case.outgoing else "nothing"
     summary = (
         f'<div class="panel"><p>{"<span class=new>new</span> " if case.new else ""}'
         f'Urgency: <span class="urgency-{case.urgency}">{escape(case.urgency)}</span> · '
         f"Form: {escape(readable.FORM_NAMES.get(case.form, case.form))} · "
         f"Country: {readable.country_html(case.country, found, desk.lang) if case.country else 'not given'}</p>"
         f"<p>Where it stands: {readable.state_html(case)}</p>"
-        f"<p>The defender sees now: {sent}. The next reply sends: {upcoming}.</p>"
+        f"<p>The defender sees now: {sent}.</p>"
         f"<p>Write to the defender in: {readable.language_html(case.contact_language)}</p></div>"
     )
     note = (
@@ -216,7 +220,7 @@ def decide(desk: "Desk", item: str, form: dict[str, str]) -> Response:
     status, message = form.get("status", "").strip(), form.get("message", "")
     with desk.lock:
         folder = desk.folder()
-        case = next((c for c in folder.cases if any(r["item"] == item for r in c.requests)), None)
+        case = _case_of(folder, item)
         if case is None:
             return layout(desk, "Not found", "<h1>No such case</h1>", "", 404)
         if form.get("item") != case.latest["item"]:
@@ -240,7 +244,7 @@ def save_note(desk: "Desk", item: str, form: dict[str, str]) -> Response:
         return case_page(desk, item, f"A note holds at most {notes.MAX_NOTE:,} characters.")
     with desk.lock:
         folder = desk.folder()
-        case = next((c for c in folder.cases if any(r["item"] == item for r in c.requests)), None)
+        case = _case_of(folder, item)
         if case is None:
             return layout(desk, "Not found", "<h1>No such case</h1>", "", 404)
         try:
