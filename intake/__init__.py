@@ -8,3 +8,10 @@ def create_app(test_config=None):
     from intake.web.app import build_app
 
     return build_app(test_config)
+
+
+def forms_description() -> bytes:
+    """The forms' questions, choices and countries for the offline tool (intake/web/describe.py)."""
+    from intake.web import describe
+
+    return describe.encode(describe.describe())

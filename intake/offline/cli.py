@@ -10,8 +10,10 @@ from intake.formats import envelope, keyfiles
 from intake.formats.durable import make_dir
 from intake.formats.export_bundle import BundleError
 from intake.formats.keyring import Generation, Keyring, KeyringError, load, save
+from intake.formats.languages import LANGUAGES
 from intake.formats.return_bundle import STATUSES
-from intake.offline import decisions, reply
+from intake.offline import backup, decisions, desk, reply
+from intake.offline.backup import BackupError
 from intake.offline.decisions import DecisionError
 from intake.offline.decrypt import decrypt_bundle
 from intake.offline.ledger import LedgerError
@@ -124,7 +126,7 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
     if not Path(args.bundle).is_file():
         raise UsageError(f"no bundle at {args.bundle}")
     progress = Progress()
-    report = decrypt_bundle(Path(args.bundle), keyring, Path(args.out), progress=progress)
+    report = decrypt_bundle(Path(args.bundle), keyring, Path(args.out), progress=progress, lang=args.lang)
     progress.done()
     for line in report.failures:
         print(f"FAILED {line}", file=sys.stderr)
@@ -165,11 +167,56 @@ def cmd_reply(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_desk(args: argparse.Namespace) -> int:
+    """Serve the desk on 127.0.0.1 until Ctrl+C; print the one address that opens it."""
+    out, keyring_path = Path(args.requests).resolve(), Path(args.keyring).resolve()
+    if not (out / decisions.FILE).is_file():
+        raise UsageError(f"no {decisions.FILE} in {out}: run decrypt into that folder first")
+    if not keyring_path.is_file():
+        raise UsageError(f"no keyring at {keyring_path}")
+    if not 0 <= args.port < 65536:
+        raise UsageError("--port takes a port number (0 for any free one)")
+    # With a passphrase file the keyring is opened now; without one, the page asks when it signs.
+    keyring = load(keyring_path, read_passphrase(args, confirm=False)) if args.passphrase_file else None
+    state = desk.Desk(out, keyring_path, keyring, args.lang)
+    server = desk.serve(state, args.port)
+    print("The desk is open for a browser on this machine only (Ctrl+C stops it):", flush=True)
+    print(state.url, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nthe desk has stopped", file=sys.stderr)
+    finally:
+        server.server_close()
+    return EXIT_OK
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Copy the keyring, its sequence file, decisions, ledger and notes (and the requests) to --out."""
+    files = backup.make(
+        Path(args.requests), Path(args.keyring), Path(args.out), with_requests=args.with_requests
+    )
+    requests = sum(name.endswith("/request.json") for name in files)
+    print(f"wrote {args.out}: {len(files)} files ({requests} requests); keep it on an encrypted stick")
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Check a backup whole, then put the keyring and the folder back."""
+    restored = backup.restore(Path(args.backup), Path(args.keyring), Path(args.out))
+    print(f"restored {len(restored.files)} files: the keyring at {args.keyring}, the rest into {args.out}")
+    if not restored.requests:
+        print(
+            "the backup holds no requests: put them back too (a backup made with --with-requests) before replying"
+        )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line, every subcommand documented for --help."""
     parser = argparse.ArgumentParser(
         prog="intake-offline",
-        description="The secretariat's offline tool: keys, decryption of export bundles, replies.",
+        description="The secretariat's offline tool: keys, decryption of export bundles, the desk, replies, backups.",
         epilog="Exit status: 0 all went well, 1 some items failed, 2 the command could not run.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -186,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", metavar="BUNDLE", help="the file written by `intake export`")
     p.add_argument("--keyring", required=True, metavar="FILE", help="the secretariat keyring")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for requests/, index.html, index.csv")
+    p.add_argument(
+        "--lang",
+        choices=list(LANGUAGES),
+        default="en",
+        help="the language request.html shows the questions in",
+    )
     p.set_defaults(func=cmd_decrypt)
 
     p = with_passphrase(
@@ -220,6 +273,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_reply)
 
+    p = with_passphrase(
+        sub.add_parser(
+            "desk",
+            help="read, decide and answer in a browser on this machine (a local web page on 127.0.0.1)",
+            description="Prints one address (http://127.0.0.1:PORT/TOKEN/) to open in a browser on this "
+            "machine; nothing else can use the desk. Decisions go into DIR/decisions.csv, where reply reads "
+            "them; private notes into DIR/notes.json. Without --passphrase-file, the page asks for the "
+            "passphrase when it signs a return bundle.",
+        )
+    )
+    p.add_argument("requests", metavar="DIR", help="the folder decrypt wrote (with decisions.csv)")
+    p.add_argument("--keyring", required=True, metavar="FILE", help="the secretariat keyring")
+    p.add_argument(
+        "--port", type=int, default=0, metavar="N", help="listen on this port (default: any free one)"
+    )
+    p.add_argument(
+        "--lang", choices=list(LANGUAGES), default="en", help="show the questions in this language"
+    )
+    p.set_defaults(func=cmd_desk)
+
+    p = sub.add_parser(
+        "backup",
+        help="copy the keyring, its sequence file, decisions, ledger and notes into a new folder",
+        description="Writes OUT/keyring/, OUT/folder/ and OUT/manifest.json (every file's SHA-256). "
+        "The keyring stays encrypted; decisions, notes and requests are plaintext: keep the backup on an "
+        "encrypted stick.",
+    )
+    p.add_argument("requests", metavar="DIR", help="the folder decrypt wrote (with decisions.csv)")
+    p.add_argument("--keyring", required=True, metavar="FILE", help="the secretariat keyring")
+    p.add_argument("--out", required=True, metavar="OUT", help="a new (or empty) folder for the backup")
+    p.add_argument(
+        "--with-requests", action="store_true", help="also copy the decrypted requests and their files"
+    )
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser(
+        "restore",
+        help="check a backup, then put it back onto a new keyring path and folder",
+        description="Checks every file against the manifest first; writes nothing that already exists.",
+    )
+    p.add_argument("backup", metavar="BACKUP", help="a folder written by intake-offline backup")
+    p.add_argument(
+        "--keyring", required=True, metavar="FILE", help="where to put the keyring (and FILE.sequence)"
+    )
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="the folder to put decisions, ledger, notes, requests in"
+    )
+    p.set_defaults(func=cmd_restore)
+
     keys = sub.add_parser("keys", help="rotate and list key generations").add_subparsers(
         dest="keys_command", required=True, metavar="ACTION"
     )
@@ -239,7 +341,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Callable[[argparse.Namespace], int] = args.func  # one of the cmd_ functions
     try:
         return command(args)
-    except (UsageError, KeyringError, BundleError, DecisionError, LedgerError, FileExistsError) as e:
+    except (
+        UsageError,
+        KeyringError,
+        BundleError,
+        DecisionError,
+        LedgerError,
+        BackupError,
+        FileExistsError,
+    ) as e:
         print(f"intake-offline: {e}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as e:

@@ -4,8 +4,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from intake.formats import refcode
+from intake.formats.durable import write_atomic
 from intake.formats.payload import JSONObject
 from intake.formats.return_bundle import MAX_MESSAGE, STATUSES
 from intake.offline import render, sheet
@@ -130,3 +132,53 @@ def read(out: Path, requests: dict[str, JSONObject]) -> tuple[list[Decision], sh
                 f"{FILE} rows {twin.row} and {number} are for the same request and decide it differently; keep one"
             )
     return list(by_item.values()), found
+
+
+def clean_message(text: str) -> str:
+    """A message as a reply reads it from the sheet: NFC, \\n line breaks, trimmed."""
+    return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+def check(status: str, message: str) -> None:
+    """Refuse a decision a reply would refuse: an unknown status, a message alone, one too long."""
+    if status and status not in STATUSES:
+        raise DecisionError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+    if message and not status:
+        raise DecisionError("a message needs a status too")
+    size = len(message.encode("utf-8"))
+    if size > MAX_MESSAGE:
+        raise DecisionError(
+            f"the message is {size:,} bytes of UTF-8; at most {MAX_MESSAGE:,} fit "
+            "(about 1,000 Arabic or Russian letters, 2,000 Latin ones)"
+        )
+
+
+def record(
+    out: Path, requests: dict[str, dict[str, Any]], item: str, status: str, message: str
+) -> sheet.Sheet:
+    """Write a decision on the row of `item` (on every row naming it), where reply reads it.
+
+    The caller holds the folder's lock. The file must be one a reply accepts, before and after:
+    otherwise nothing is written (DecisionError). Other rows keep their cells and their order; a
+    request without a row gets one at the end. Return how the file was written.
+    """
+    message = clean_message(message)
+    check(status, message)
+    path = Path(out) / FILE
+    read(out, requests)  # a file a reply would refuse is not made worse
+    found = sheet.read(path, COLUMNS, REQUIRED)
+    rows, matched = [], False
+    for _, cells in found.rows:
+        if cells["item"].strip().lower() == item:
+            cells, matched = {**cells, "status": status, "message": message}, True
+        rows.append(cells)
+    if not matched:
+        rows.append({**_row(requests[item]), "status": status, "message": message})
+    before = path.read_bytes()
+    written = sheet.rewrite(path, found, rows)
+    try:
+        read(out, requests)
+    except DecisionError:
+        write_atomic(path, before)  # cannot happen while rewrite writes what read reads; never keep it
+        raise
+    return written

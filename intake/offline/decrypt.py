@@ -12,7 +12,7 @@ from intake.formats.envelope import FormatError
 from intake.formats.keyring import Keyring
 from intake.formats.payload import JSONObject
 from intake.formats.refcode import display
-from intake.offline import decisions, ledger, render
+from intake.offline import cases, decisions, ledger, pages, render
 from intake.offline.folder import Pending, read_request
 
 REQUESTS = "requests"
@@ -120,6 +120,7 @@ class _Run:
         self.requests_dir, self.report = requests_dir, report
         self.pending: Pending | None = None
         self.requests: dict[str, JSONObject] = {}
+        self.new: list[str] = []  # the items this run wrote
 
     def item(self, entry: export_bundle.Entry | export_bundle.BadEntry) -> None:
         """Finish the request before, then start this one (or report why it cannot be read)."""
@@ -166,6 +167,8 @@ class _Run:
             return
         if request is not None:
             self.requests[request["item"]] = request
+            if pending.tmp is not None:  # written by this run, not kept from an earlier one
+                self.new.append(request["item"])
         self.report.failures.extend(f"{pending.entry.name}: {reason}" for reason in reasons)
 
 
@@ -174,14 +177,16 @@ def decrypt_bundle(
     keyring: Keyring,
     out: Path,
     progress: Callable[[int, int], None] | None = None,
+    lang: str = "en",
 ) -> Report:
-    """Decrypt every item of a bundle into `out`; one bad item never stops the others."""
+    """Decrypt every item of a bundle into `out`; one bad item never stops the others. The pages
+    show the site's questions in `lang`."""
     out = Path(out)
     make_dir(out / REQUESTS)  # plaintext lives here: the owner's alone, like every file in it
     make_dir(out)
     report = Report()
     with ledger.locked(out):  # reply, or a desk, may not change decisions.csv meanwhile
-        _decrypt(bundle_path, keyring, out, progress, report)
+        _decrypt(bundle_path, keyring, out, progress, report, lang)
     return report
 
 
@@ -191,6 +196,7 @@ def _decrypt(
     out: Path,
     progress: Callable[[int, int], None] | None,
     report: Report,
+    lang: str,
 ) -> None:
     run = _Run(keyring, str(out / REQUESTS), report)
     size = os.path.getsize(bundle_path)
@@ -208,8 +214,16 @@ def _decrypt(
         finally:
             run.finish()
     requests = list(run.requests.values()) + load_requests(out, skip=set(run.requests), report=report)
-    write_atomic(out / "index.html", render.index_html(requests).encode("utf-8"), durable=False)
     write_atomic(out / "index.csv", render.index_csv(requests).encode("utf-8"), durable=False)
     if problem := decisions.prefill(out, requests):
         report.failures.append(problem)
+    if run.new:
+        cases.record_new(out, run.new)
+    folder = cases.read(out, requests, cases.new_items(out))
+    # A new request changes its whole case's pages (a follow-up joins the thread); a folder left
+    # without its page (a run stopped half-way) gets one too.
+    codes = {r["reference"] for r in requests if r["item"] in run.new}
+    codes |= {r["reference"] for r in requests if not (out / REQUESTS / r["item"] / "request.html").exists()}
+    pages.write_case_pages(out, folder, codes, lang)
+    pages.write_index(out, folder, lang)
     os.sync()  # one sync for the whole run instead of one per file

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from intake.formats import export_bundle
 from intake.formats.payload import JSONObject
-from intake.offline import attachments, render
+from intake.offline import attachments
 
 if TYPE_CHECKING:  # decrypt imports this module; its Report is only named here
     from intake.offline.decrypt import Report
@@ -73,10 +73,8 @@ class Pending:
         if self.announced:
             self.request["attachments"] = self.files
         try:
+            # request.html comes once the run knows the whole case (decrypt.py, pages.py)
             _write_file(os.path.join(self.tmp, "request.json"), _request_bytes(self.request))
-            _write_file(
-                os.path.join(self.tmp, "request.html"), render.request_html(self.request).encode("utf-8")
-            )
             os.rename(self.tmp, self.final)
         except BaseException:
             self.discard()

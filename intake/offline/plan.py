@@ -1,6 +1,7 @@
 """Which statuses a reply sends: each code's newest decision, once, dated the day it was first sent."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from intake.formats import refcode
 from intake.formats.payload import JSONObject
@@ -34,6 +35,11 @@ def _age(request: JSONObject, rows: dict[str, int]) -> tuple[str, bool, int]:
     # Newer: a later day; on the same day, a follow-up after a request; then a lower row
     # (decrypt adds rows at the end, so a lower row was decrypted later).
     return (request["received"], request["form"] == "followup", rows.get(request["item"], 0))
+
+
+def oldest_first(requests: list[dict[str, Any]], rows: dict[str, int]) -> list[dict[str, Any]]:
+    """A code's requests from oldest to newest, in the order a reply reads them."""
+    return sorted(requests, key=lambda request: _age(request, rows))
 
 
 def newest_decisions(

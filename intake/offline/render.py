@@ -1,39 +1,14 @@
-"""Readable renderings of decrypted requests: escaped HTML pages and a spreadsheet-safe CSV."""
+"""What pages and sheets share about a request: urgency, its order, its summary, a spreadsheet-safe CSV."""
 
 import csv
 import io
 import unicodedata
-from collections.abc import Iterator
-from html import escape
 
 from intake.formats.payload import JSONObject
-from intake.offline import attachments
 
 URGENCY_RANK = {"critical": 0, "high": 1, "normal": 2}
 URGENCY_LABEL = {"critical": "CRITICAL (days)", "high": "high (weeks)", "normal": "normal"}
 COLUMNS = ("urgency", "received", "form", "reference", "language", "country", "origin", "folder")
-
-# Local files, opened from disk: forbid everything but our own inline style, so a hostile
-# request cannot run script or fetch anything even if escaping were ever wrong.
-_HEAD = """<!doctype html>
-<html lang="{lang}" dir="{dir}">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="referrer" content="no-referrer">
-<title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 1rem auto; padding: 0 1rem; }}
-dt {{ font-weight: bold; margin-top: .8rem; }}
-dd {{ white-space: pre-wrap; margin-inline-start: 1rem; }}
-table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #999; padding: .3rem .5rem; }}
-.critical {{ background: #fdd; font-weight: bold; }} .high {{ background: #ffe9c7; }}
-.code {{ font-family: monospace; font-size: 1.1rem; }}
-.warning {{ background: #fff4d6; padding: .3rem .5rem; }}
-</style>
-</head>
-<body>
-"""
 
 
 def urgency(request: JSONObject) -> str:
@@ -45,44 +20,6 @@ def urgency(request: JSONObject) -> str:
 def sort_key(request: JSONObject) -> tuple[int, str, str]:
     """Urgent first, then oldest first, then by item id so the order is stable."""
     return (URGENCY_RANK[urgency(request)], request["received"], request["item"])
-
-
-def _label(name: str) -> str:
-    return name.replace("_", " ").capitalize()
-
-
-def _code(reference: str) -> str:
-    return f'<bdi dir="ltr" class="code">{escape(reference)}</bdi>'
-
-
-def request_html(request: JSONObject) -> str:
-    """Render one request; every value is escaped and shown in its own direction."""
-    body = request["request"]
-    lang = body["lang"]
-    level = urgency(request)
-    parts = [
-        _HEAD.format(lang=lang, dir="rtl" if lang == "ar" else "ltr", title="Request"),
-        f"<h1>Request {_code(request['reference'])}</h1>",
-        f'<p class="{level}">Urgency: {escape(URGENCY_LABEL[level])}</p>',
-        "<dl>",
-    ]
-    meta = [
-        ("Received", request["received"]),
-        ("Form", request["form"]),
-        ("Language", lang),
-        ("Sealed in", request["origin"]),
-    ]
-    for label, value in meta:
-        parts.append(f"<dt>{escape(label)}</dt><dd>{escape(value)}</dd>")
-    parts.append("</dl><h2>What the sender wrote</h2><dl>")
-    for name, value in body["fields"].items():
-        values = value if isinstance(value, list) else [value]
-        shown = "\n".join(escape(v) for v in values)
-        parts.append(f'<dt dir="auto">{escape(_label(name))}</dt><dd dir="auto">{shown}</dd>')
-    parts.append("</dl>")
-    parts.extend(_attachments_html(request.get("attachments", [])))
-    parts.append("\n</body>\n</html>\n")
-    return "".join(parts)
 
 
 METADATA_ADVICE = (
@@ -109,36 +46,8 @@ def visible(text: str) -> str:
 _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 
-def _as_text(value: str) -> str:
-    return f'<bdi dir="auto">{escape(visible(value))}</bdi>'
-
-
-def _attachments_html(entries: list[JSONObject]) -> Iterator[str]:
-    """Each file as a download (never a link to open), with what the sender said about it as text.
-
-    Browsers may ignore `download` on local pages (Chromium does, on file://), so what keeps a
-    click harmless is the name the file was written under: only passive formats keep theirs.
-    """
-    if not entries:
-        return
-    yield f"<h2>Attachments ({len(entries)})</h2><ol>"
-    for entry in entries:
-        about = f"sent as {_as_text(entry['name'])}, declared type {_as_text(entry['type'])}, {entry['size']:,} bytes"
-        if entry.get("file"):
-            file = escape(entry["file"])
-            yield f'<li><a href="{file}" download="{file}">{file}</a>: {about}'
-            if attachments.is_inert(entry["file"]):
-                yield f'<p class="warning">{escape(INERT_ADVICE)}</p>'
-            if attachments.carries_metadata(entry["name"], entry["type"]):
-                yield f'<p class="warning">{escape(METADATA_ADVICE)}</p>'
-            yield "</li>"
-        else:
-            yield f'<li class="critical">NOT DECRYPTED: {about}: {escape(entry.get("problem") or "")}</li>'
-    yield "</ol>"
-
-
 def summary_row(request: JSONObject) -> dict[str, str]:
-    """The columns of index.html and index.csv for one request."""
+    """The columns of index.csv (and decisions.csv) for one request."""
     country = request["request"]["fields"].get("country", "")
     return {
         "urgency": urgency(request),
@@ -150,32 +59,6 @@ def summary_row(request: JSONObject) -> dict[str, str]:
         "origin": request["origin"],
         "folder": f"requests/{request['item']}",
     }
-
-
-def index_html(requests: list[JSONObject]) -> str:
-    """Render the list of all requests, urgent first, each linking to its own page."""
-    parts = [
-        _HEAD.format(lang="en", dir="ltr", title="Requests"),
-        f"<h1>Requests ({len(requests)})</h1>\n<table>\n<tr>",
-        "".join(f"<th>{c}</th>" for c in COLUMNS),
-        "</tr>\n",
-    ]
-    for request in sorted(requests, key=sort_key):
-        row = summary_row(request)
-        cells = [
-            escape(row["urgency"]),
-            escape(row["received"]),
-            escape(row["form"]),
-            _code(row["reference"]),
-            escape(row["language"]),
-            f'<bdi dir="auto">{escape(row["country"])}</bdi>',
-            escape(row["origin"]),
-            f'<a href="{escape(row["folder"])}/request.html">{escape(row["folder"])}</a>',
-        ]
-        level = row["urgency"]
-        parts.append(f'<tr class="{level}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>\n")
-    parts.append("</table>\n</body>\n</html>\n")
-    return "".join(parts)
 
 
 _FORMULA = frozenset("=+-@")

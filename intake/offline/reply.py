@@ -1,14 +1,17 @@
 """Build the signed return bundle from decisions.csv and the requests decrypted so far."""
 
 import datetime
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from intake.formats import refcode, return_bundle
 from intake.formats.durable import write_atomic
 from intake.formats.keyring import Keyring
-from intake.offline import decisions, ledger, plan
+from intake.offline import cases, decisions, ledger, pages, plan
 from intake.offline.decrypt import FOLDER, REQUESTS, load_requests
 
 
@@ -46,6 +49,41 @@ class Reply:
     read_as: str
 
 
+class Changed(ValueError):
+    """What a reply would carry is no longer what was shown (the desk's preview): nothing written."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything the next reply carries, read and checked, before anything is written."""
+
+    plan: plan.Plan
+    acks: tuple[bytes, ...]
+    sequence: int
+    today: str
+    read_as: str
+    book: ledger.Ledger
+    requests: list[dict[str, Any]]
+
+    def digest(self) -> str:
+        """Names what the bundle would carry (not its sequence number, which follows the clock)."""
+        sent = [[o.code, o.status, o.message, o.decided, o.new] for o in self.plan.outgoing]
+        text = json.dumps([sent, [a.hex() for a in self.acks], self.today], ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def prepare(out: Path, keyring_path: Path, *, resend: bool = False, after: int = 0) -> Prepared:
+    """Read and check what the next reply sends, writing nothing (raise DecisionError, LedgerError)."""
+    book = ledger.load(out)
+    requests = load_requests(out)
+    found, sheet = decisions.read(out, {r["item"]: r for r in requests})
+    rows = {cells["item"].strip().lower(): number for number, cells in sheet.rows}
+    today = datetime.date.today().isoformat()
+    chosen = plan.plan(requests, found, rows, book, today, resend)
+    sequence = next_sequence(keyring_path, book, after)
+    return Prepared(chosen, acknowledged_items(out), sequence, today, sheet.describe(), book, requests)
+
+
 def _update(outgoing: plan.Outgoing) -> return_bundle.Update:
     code = refcode.normalise(outgoing.code)
     sealed = None
@@ -55,23 +93,29 @@ def _update(outgoing: plan.Outgoing) -> return_bundle.Update:
 
 
 def write(
-    out: Path, keyring: Keyring, keyring_path: Path, target: Path, *, resend: bool = False, after: int = 0
+    out: Path,
+    keyring: Keyring,
+    keyring_path: Path,
+    target: Path,
+    *,
+    resend: bool = False,
+    after: int = 0,
+    expected: str | None = None,
 ) -> Reply:
     """Sign and write the return bundle (never over an existing file), then record what it sent.
 
-    Everything is read and checked first; a problem raises before anything is written.
+    Everything is read and checked first; a problem raises before anything is written. With
+    `expected` (a Prepared.digest() shown to the secretariat), a bundle that would carry anything
+    else is refused (Changed).
     """
     out = Path(out)
     with ledger.locked(out):
-        book = ledger.load(out)
-        requests = load_requests(out)
-        found, sheet = decisions.read(out, {r["item"]: r for r in requests})
-        rows = {cells["item"].strip().lower(): number for number, cells in sheet.rows}
-        today = datetime.date.today().isoformat()
-        chosen = plan.plan(requests, found, rows, book, today, resend)
-        sequence = next_sequence(keyring_path, book, after)
+        prepared = prepare(out, keyring_path, resend=resend, after=after)
+        if expected is not None and prepared.digest() != expected:
+            raise Changed("what the reply would carry has changed since it was shown; look at it again")
+        book, chosen, sequence, today = prepared.book, prepared.plan, prepared.sequence, prepared.today
         updates = tuple(_update(o) for o in chosen.outgoing)
-        bundle = return_bundle.ReturnBundle(sequence, today, updates, acknowledged_items(out))
+        bundle = return_bundle.ReturnBundle(sequence, today, updates, prepared.acks)
         write_atomic(
             Path(target), return_bundle.encode(bundle, keyring.current.sign), mode=0o600, replace=False
         )
@@ -89,4 +133,6 @@ def write(
             }
         )
         ledger.save(out, book)
-    return Reply(bundle, chosen, sheet.describe())
+        # index.html shows what was sent
+        pages.write_index(out, cases.read(out, prepared.requests, cases.new_items(out)))
+    return Reply(bundle, chosen, prepared.read_as)

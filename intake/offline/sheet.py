@@ -137,3 +137,30 @@ def append(path: Path, sheet: Sheet, rows: list[dict[str, str]]) -> None:
     if old and not old.endswith((b"\n", b"\r")):
         added = sheet.newline.encode("ascii") + added
     write_atomic(path, old + added, durable=False)
+
+
+def rewrite(path: Path, sheet: Sheet, rows: list[dict[str, str]]) -> Sheet:
+    """Write the whole file again, header and `rows` in order, with the sheet's separator and line
+    endings; return how it was written.
+
+    A Windows-1252 file stays so while it can hold the text; one that cannot (an Arabic or Russian
+    message) becomes UTF-8 with a BOM, as does a UTF-8 file without one once it holds more than
+    ASCII: an ASCII file may have come from Excel's plain "CSV", which reads UTF-8 only with a BOM.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=sheet.separator, lineterminator=sheet.newline)
+    writer.writerow(sheet.header)
+    writer.writerows([[row.get(column, "") for column in sheet.header] for row in rows])
+    text = out.getvalue()
+    written = Sheet(
+        sheet.header, (), sheet.separator, "utf-8", sheet.bom or not text.isascii(), sheet.newline
+    )
+    if sheet.encoding == "cp1252":
+        try:
+            text.encode("cp1252")
+            written = sheet
+        except UnicodeEncodeError:
+            written = Sheet(sheet.header, (), sheet.separator, "utf-8", True, sheet.newline)
+    data = text.encode(written.encoding)
+    write_atomic(Path(path), BOM + data if written.bom else data)  # a decision survives a power cut
+    return written

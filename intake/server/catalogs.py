@@ -7,10 +7,12 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
 from intake.formats.languages import LANGUAGES
-from intake.server.settings import ROOT
+from intake.server.settings import PACKAGE, ROOT
 
 DIR = ROOT / "translations"
 POT = DIR / "messages.pot"
+# The forms' questions for the offline tool, which cannot load the forms (intake/web/describe.py).
+QUESTIONS = PACKAGE / "offline" / "questions.json"
 KEYWORDS = ["-k", "_l"]
 
 
@@ -42,9 +44,17 @@ def compile_all() -> None:
     _pybabel("compile", "-d", str(DIR))
 
 
+def _questions() -> bytes:
+    import intake  # the composition root: only it may reach the web forms from here
+
+    return intake.forms_description()
+
+
 def update() -> list[str]:
-    """Extract messages.pot from the code, merge it into each catalog, compile; return problems."""
+    """Extract messages.pot from the code, merge it into each catalog, describe the forms for the
+    offline tool, compile; return problems."""
     _extract(POT)
+    QUESTIONS.write_bytes(_questions())
     for lang in LANGUAGES:
         if lang == "en":
             continue
@@ -73,6 +83,8 @@ def _ids(path: Path) -> set:
 def check() -> list[str]:
     """Return what is wrong: a stale template, missing, untranslated or fuzzy entries, bad placeholders."""
     problems = []
+    if not QUESTIONS.is_file() or QUESTIONS.read_bytes() != _questions():
+        problems.append(f"{QUESTIONS.name} is stale: run `intake translations update`")
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "messages.pot"
         _extract(fresh)

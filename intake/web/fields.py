@@ -155,6 +155,11 @@ def _countries(locale: str) -> tuple[SelectChoice, ...]:
     return tuple(as_choices(sorted(pairs, key=lambda pair: _sort_key(pair[1]))))
 
 
+def country_names(locale: str) -> dict[str, str]:
+    """ISO 3166 code -> country name in `locale`, the names the forms offer (for the offline tool)."""
+    return {choice.value: str(choice.label) for choice in _countries(locale)}
+
+
 def _sort_key(name: str) -> str:
     # Accents do not move a name to the end of the list: Ö sorts with O.
     return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).casefold()

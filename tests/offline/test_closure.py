@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import urllib.request
 import venv
 
 import nacl
@@ -33,7 +34,8 @@ def test_offline_tool_in_a_venv_with_only_pynacl(tmp_path):
 
     # Every module the tool loads is the standard library's, PyNaCl's (with its cffi) or ours.
     probe = (
-        "import sys, intake.offline.cli, intake.offline.decrypt, intake.formats.keyring;"
+        "import sys, intake.offline.cli, intake.offline.decrypt, intake.formats.keyring,"
+        " intake.offline.desk, intake.offline.backup;"
         "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names))))"
     )
     loaded = subprocess.run([py, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
@@ -67,6 +69,8 @@ def test_offline_tool_in_a_venv_with_only_pynacl(tmp_path):
             tmp_path / "read",
             "--passphrase-file",
             passfile,
+            "--lang",
+            "ar",
         ],
         capture_output=True,
         text=True,
@@ -75,3 +79,22 @@ def test_offline_tool_in_a_venv_with_only_pynacl(tmp_path):
     assert body["fields"]["threat"] in next(
         (tmp_path / "read" / "requests").glob("*/request.json")
     ).read_text(encoding="utf-8")
+    # The questions (questions.json) and their translations (the compiled catalogs) came with the
+    # wheel: request.html asks "How urgent is the situation?" in Arabic.
+    page = next((tmp_path / "read" / "requests").glob("*/request.html")).read_text(encoding="utf-8")
+    assert "ما مدى استعجال الوضع؟" in page
+
+    # The desk runs there too, its style sheet with it.
+    desk = subprocess.Popen(
+        [tool, "desk", tmp_path / "read", "--keyring", tmp_path / "s" / "secretariat.keyring"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = next(line for line in desk.stdout if line.startswith("http://")).strip()
+        with urllib.request.urlopen(url + "style.css", timeout=30) as response:  # noqa: S310 (the desk's own URL)
+            assert b"font-family" in response.read()
+    finally:
+        desk.terminate()
+        desk.wait(timeout=30)
+        desk.stdout.close()
