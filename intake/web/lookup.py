@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from intake.formats import refcode, return_bundle
 from intake.server import statuses
+from intake.web.fields import CODE_PROBLEMS, code_problem
 from intake.web.forms import FollowupForm, StatusForm
 from intake.web.pages import bp
 from intake.web.services import services
@@ -82,18 +83,21 @@ def lookup(typed: str):
 
 @bp.route("/status", methods=["GET", "POST"])
 def status():
-    """Look up a status by reference code; unknown and mistyped codes get the same answer."""
+    """Look up a status by reference code: what was typed stays in the field; a code that cannot be a
+    code is told so; every well-formed code that finds nothing gets the same answer."""
     form = StatusForm()
     if request.method == "GET":
         return render_template("status.html", form=form)
-    if not form.validate_on_submit():
-        return render_template("status.html", form=form), 403 if form.csrf_token.errors else 400
+    typed = form.reference_code.data or ""
+    valid = form.validate_on_submit()
+    if form.csrf_token.errors:
+        return padded(render_template("status.html", form=form), typed), 403
     if not services().store.allow("lookups", services().config.lookups_per_minute):
-        form.reference_code.data = ""
-        return padded(render_template("status.html", form=form, busy=True)), 429
-    code, found, message = lookup(form.reference_code.data or "")
-    form.reference_code.data = ""  # the code is not shown back under the answer
-    return padded(result_page(form, code, found, message))
+        return padded(render_template("status.html", form=form, busy=True), typed), 429
+    code, found, message = lookup(typed)  # the same work for every code, one that cannot be one too
+    if not valid:
+        return padded(render_template("status.html", form=form), typed), 400
+    return padded(result_page(form, code, found, message), typed)
 
 
 def result_page(form, code: str | None, found, message: str | None) -> str:
@@ -110,25 +114,32 @@ def result_page(form, code: str | None, found, message: str | None) -> str:
 
 # The message that takes the most room on a page: the longest allowed, every byte escaped to 5.
 LONGEST_MESSAGE = '"' * return_bundle.MAX_MESSAGE
+# What takes the most room in the field: the longest text read as a code, every character escaped.
+LONGEST_TYPED = '"' * refcode.MAX_TYPED
 
 
-def padded(page: str) -> str:
+def padded(page: str, typed: str = "") -> str:
     """Pad a lookup's answer to one length per language, so that neither the access log nor anyone
     watching the connection learns the status or the length of the secretariat's message."""
     sizes = services().result_sizes
     if g.lang not in sizes:
         sizes[g.lang] = _largest_result(page)
     missing = sizes[g.lang] - len(page.encode("utf-8"))
-    if missing < 0:  # cannot happen while _largest_result is right; never hide that it was wrong
-        log.error("a status page is longer than the largest one computed; its length shows")
+    if missing < 0:
+        # Text longer than any code, shown back in the field: its length is the request's, which
+        # the connection showed already. Anything else cannot happen while _largest_result is
+        # right; never hide that it was wrong.
+        if len(typed) <= refcode.MAX_TYPED:
+            log.error("a status page is longer than the largest one computed; its length shows")
         return page
     filler = "<!--" + " " * max(0, missing - 7) + "-->"
     return page.replace("</body>", filler + "</body>", 1) if missing >= 7 else page + " " * missing
 
 
 def _largest_result(sample: str) -> int:
-    """The length every lookup answer in this language is padded to: the largest page a status can
-    make (more information needed, the longest message, the longest date), rounded up to 1 KiB."""
+    """The length every lookup answer in this language is padded to: the largest page a lookup can
+    make (more information needed, the longest message, the longest date; or the longest text read
+    as a code, shown back with the longest reason it cannot be one), rounded up to 1 KiB."""
     longest_day = max(
         (datetime.date(2026, month, 28).isoformat() for month in range(1, 13)),
         key=lambda day: len(format_date(datetime.date.fromisoformat(day), format="long")),
@@ -138,5 +149,11 @@ def _largest_result(sample: str) -> int:
     for status in STATUS_TEXT:
         found = return_bundle.Update(bytes(32), status, longest_day)
         pages.append(result_page(form, STAND_IN_CODE_DISPLAY, found, LONGEST_MESSAGE))
+    for reason in CODE_PROBLEMS:
+        typed = StatusForm(formdata=None, reference_code=LONGEST_TYPED)
+        typed.reference_code.errors = [code_problem(reason, 10 ** len(str(refcode.MAX_TYPED)) - 1)]
+        typed.csrf_token.errors = ["expired"]
+        pages += [render_template("status.html", form=typed, busy=True)]
+        pages += [render_template("status.html", form=typed, not_found=True)]
     largest = max(len(page.encode("utf-8")) for page in pages) + 256
     return -(-largest // 1024) * 1024
