@@ -109,6 +109,44 @@ class ReferenceCode:
             ) from None
 
 
+# What the status page says of a code that cannot be a code (refcode.InvalidCode's reasons), each
+# with what to do about it. None of them tells anything about which codes exist.
+CODE_PROBLEMS = {
+    "empty": _l("Please type your reference code."),
+    "length": _l(
+        "A reference code has 20 letters and digits, not counting hyphens and spaces, and this has "
+        "%(count)d. Please compare it with the code you wrote down: one may be missing or extra."
+    ),
+    "symbols": _l(
+        "This contains a character that is never part of a reference code: a reference code has "
+        "only digits and Latin letters. Please compare it with the code you wrote down."
+    ),
+    "check": _l(
+        "This code has a typing mistake: a letter or digit may be wrong, or two next to each other "
+        "swapped. Please compare it, group by group, with the code you wrote down."
+    ),
+}
+
+
+def code_problem(reason: str, count: int) -> str:
+    """The status page's sentence for a code that cannot be a code, in the page's language."""
+    return str(CODE_PROBLEMS[reason]) % {"count": count}
+
+
+class TypedCode:
+    """The status page's reference code, kept as typed; why it cannot be a code, when it cannot."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form, field):
+        if not field.data:
+            raise StopValidation(code_problem("empty", 0))
+        try:
+            refcode.normalise(field.data)
+        except refcode.InvalidCode as e:
+            raise StopValidation(code_problem(e.reason, e.count)) from None
+
+
 class MultiCheckboxField(SelectMultipleField):
     """A list of checkboxes; choices are checked by OneOf with our message, not WTForms'."""
 

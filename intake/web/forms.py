@@ -9,9 +9,9 @@ from wtforms import HiddenField, SelectField, StringField
 
 from intake.web.fields import (
     CONTACT_LANGUAGES,
-    MaxLength,
     ReferenceCode,
     Required,
+    TypedCode,
     choice,
     clean,
     field_rule,
@@ -140,8 +140,10 @@ class StatusForm(AnswersForm):
 
     reference_code = StringField(
         _l("Your reference code"),
-        [Required(), MaxLength(60)],
+        [TypedCode()],
         filters=[clean],
+        # Not kept in the browser's form history, nor sent to a spelling service.
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"},
         description=_l(
             "It looks like XXXXX-XXXXX-XXXXX-XXXXX. Capital or small letters, with or without hyphens."
         ),

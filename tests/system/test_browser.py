@@ -13,7 +13,7 @@ import pytest
 
 from intake.offline.decrypt import decrypt_bundle
 
-from ..conftest import ARTIFACTS, LANGS, everything_under, filled, import_return
+from ..conftest import ARTIFACTS, LANGS, everything_under, filled
 
 FORMS = ("individual", "organisation", "feedback")
 
@@ -201,52 +201,6 @@ def test_the_script_posts_the_envelope_under_the_name_the_page_gives(chromium, s
         page.locator("form[data-seal] button[type=submit]").click()
     assert field_names(posted[-1]) == {"csrf_token", "renamed_envelope"}  # the server refuses it: no envelope
     page.close()
-
-
-def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(
-    chromium, server, site, generation, tmp_path, keyring
-):
-    from intake.formats import refcode, return_bundle
-
-    page = chromium.new_page()
-    page.goto(f"{server['url']}/ru/individual")
-    fill(page, filled("individual", "FIRST"))
-    with page.expect_navigation():
-        page.locator("form[data-seal] button[type=submit]").click()
-    code = page.locator("p.code bdi").inner_text()
-    asked = return_bundle.seal_message(
-        "Пришлите дату суда.", refcode.reply_key(refcode.normalise(code)).public_key
-    )
-    update = return_bundle.Update(
-        refcode.lookup_id(refcode.normalise(code)), "more_info", "2026-11-21", asked
-    )
-    bundle = return_bundle.encode(return_bundle.ReturnBundle(1, "2026-11-21", (update,), ()), generation.sign)
-    import_return(site, bundle, generation.sign.verify_key)
-
-    posted = []
-    page.on("request", lambda r: posted.append(r.post_data or "") if r.method == "POST" else None)
-    page.goto(f"{server['url']}/ru/status")
-    page.fill("#reference_code", code.replace("-", " ").lower())
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").last.click()
-    assert "Пришлите дату суда." in page.locator(".message").inner_text()
-    page.fill("#message", "Суд назначен на 12 марта. FOLLOWMARK")
-    with page.expect_navigation():
-        page.locator("form[data-kind=followup] button[type=submit]").click()
-    assert field_names(posted[-1]) == {"csrf_token", "envelope"}
-    assert "FOLLOWMARK" not in posted[-1] and code not in posted[-1]
-    assert page.locator("p.code").count() == 0
-    page.close()
-
-    received = export_and_read(tmp_path, server["env"], keyring)
-    assert [r["form"] for r in received if r["reference"] == code] in (
-        ["individual", "followup"],
-        ["followup", "individual"],
-    )
-    follow = [r for r in received if r["form"] == "followup"]
-    assert len(follow) == 1 and follow[0]["origin"] == "browser"
-    assert follow[0]["reference"] == code
-    assert follow[0]["request"]["fields"]["message"] == "Суд назначен на 12 марта. FOLLOWMARK"
 
 
 @pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
