@@ -1,0 +1,54 @@
+"""What a defender reads on the form pages, in every language and state, without a browser."""
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from ..conftest import LANGS, csrf_token
+
+FORMS = ("individual", "organisation", "feedback")
+
+
+class Page(HTMLParser):
+    """A page as a screen reader meets it: its ids, the ids its controls point to, its text."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.ids: set[str] = set()
+        self.references: list[tuple[str, str]] = []  # (attribute, id)
+        self.texts: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name == "id":
+                self.ids.add(value)
+            elif name in ("aria-describedby", "aria-labelledby", "for"):
+                self.references += [(name, ref) for ref in (value or "").split()]
+
+    def handle_data(self, data):
+        if data.strip():
+            self.texts.append(data.strip())
+
+
+def form_states(client, lang: str):
+    """Each form as a defender meets it: empty, and sent back with every kind of error."""
+    for form in FORMS:
+        yield f"{form} (empty)", client.get(f"/{lang}/{form}").text
+        token = csrf_token(client.get(f"/{lang}/{form}").text)
+        wrong = {"csrf_token": token, "urgency": "x", "amount_eur": "many", "measures": "other",
+                 "applied_elsewhere": "yes", "contact_method": "email", "reference_code": "nope"}  # fmt: skip
+        yield f"{form} (errors)", client.post(f"/{lang}/{form}", data=wrong).text
+    yield "status", client.get(f"/{lang}/status").text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_question_says_none_and_every_description_exists(client, lang):
+    for state, html in form_states(client, lang):
+        page = Page(html)
+        assert "None" not in page.texts, state
+        missing = [ref for ref in page.references if ref[1] not in page.ids]
+        assert missing == [], state
+        # A help paragraph is there only to say something.
+        assert not re.search(r'<p class="help"[^>]*>\s*</p>', html), state
