@@ -217,7 +217,7 @@ def sealed_form_page(form_class, template: str):
     if not form.validate_on_submit():
         # Everything typed comes back, with the errors; an expired token is a 403 but loses nothing.
         return render_form(
-            template, form, 403 if form.csrf_token.errors else 400, files_dropped=bool(files.parts)
+            template, form, 403 if form.csrf_token.errors else 400, files_dropped=files.chosen()
         )
     try:
         staged = files.finish(uploads.FIELD) if getattr(form, "ATTACHMENTS", False) else []

@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ..conftest import LANGS, csrf_token
+from ..conftest import LANGS, csrf_token, filled
 
 FORMS = ("individual", "organisation", "feedback")
 
@@ -52,3 +52,28 @@ def test_no_question_says_none_and_every_description_exists(client, lang):
         assert missing == [], state
         # A help paragraph is there only to say something.
         assert not re.search(r'<p class="help"[^>]*>\s*</p>', html), state
+
+
+def translated(app, lang: str, msgid: str, **values) -> str:
+    """A message as the page in `lang` shows it."""
+    from flask import g
+    from flask_babel import gettext, refresh
+
+    with app.test_request_context(f"/{lang}/"):
+        g.lang = lang
+        refresh()
+        return gettext(msgid, **values)
+
+
+FILES_NOT_KEPT = "For your safety, files are not kept when a form comes back: please choose them again."
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_files_warning_only_when_files_were_chosen(app, defender, lang):
+    warning = translated(app, lang, FILES_NOT_KEPT)
+    answers = {**filled("individual", "x"), "defender_name": ""}  # one error sends the form back
+    # A browser sends the empty file input as a part with no name and no bytes.
+    nothing = defender.send(lang, "individual", answers, files=[("", b"", "application/octet-stream")])
+    assert nothing.status_code == 400 and warning not in nothing.text
+    chosen = defender.send(lang, "individual", answers, files=[("letter.pdf", b"%PDF-1.4 evidence")])
+    assert chosen.status_code == 400 and warning in chosen.text
