@@ -142,7 +142,8 @@ class StatusForm(AnswersForm):
         _l("Your reference code"),
         [Required(), MaxLength(60)],
         filters=[clean],
+        # The example's hyphens do not break (U+2011): a code on two lines invites a copying mistake.
         description=_l(
-            "It looks like XXXXX-XXXXX-XXXXX-XXXXX. Capital or small letters, with or without hyphens."
+            "It looks like XXXXX\u2011XXXXX\u2011XXXXX\u2011XXXXX. Capital or small letters, with or without hyphens."
         ),
     )

@@ -312,3 +312,54 @@ def test_an_interrupted_upload_leaves_nothing(server, site):
     assert leftovers == []
     for _path, data in everything_under(site["INTAKE_DATA_DIR"], server["tmp"]):
         assert b"CUTMARK" not in data
+
+
+def send_from_the_browser(page, url: str, lang: str, form: str = "feedback", marker: str = "PHONE") -> str:
+    """Fill a form in and send it as a defender would; return the reference code on the receipt."""
+    page.goto(f"{url}/{lang}/{form}")
+    fill(page, filled(form, marker))
+    with page.expect_navigation():
+        page.locator("form[data-seal] button[type=submit]").click()
+    return page.locator("p.code bdi").first.inner_text()
+
+
+# Where each line of an element's text lies, and the width of the page it must fit in.
+LINES = """selector => [...document.querySelectorAll(selector)].filter(e => e.offsetParent).map(e => {
+  const range = document.createRange();
+  range.selectNodeContents(e);
+  const rects = [...range.getClientRects()];
+  return {lines: new Set(rects.map(r => Math.round(r.top))).size, text: e.textContent,
+          left: Math.min(...rects.map(r => r.left)), right: Math.max(...rects.map(r => r.right)),
+          width: document.documentElement.clientWidth};
+})"""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_reference_code_is_one_line_on_a_phone(chromium, server, lang):
+    context = chromium.new_context(java_script_enabled=False, viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    code = send_from_the_browser(page, server["url"], lang)
+    for width in (320, 390, 1280):
+        page.set_viewport_size({"width": width, "height": 800})
+        shown = page.evaluate(LINES, "p.code bdi")
+        assert shown, width
+        for where in shown:
+            assert where["text"] == code and where["lines"] == 1, (width, where)
+            assert where["left"] >= 0 and where["right"] <= where["width"], (width, where)
+    # The example of a code in the status page's help does not break either.
+    page.goto(f"{server['url']}/{lang}/status")
+    for width in (320, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        assert page.evaluate(EXAMPLE_LINES, "#reference_code-help") == 1, width
+    context.close()
+
+
+# How many lines the example code in an element's text takes.
+EXAMPLE_LINES = """selector => {
+  const node = document.querySelector(selector).firstChild;
+  const start = node.data.indexOf("XXXXX");
+  const range = document.createRange();
+  range.setStart(node, start);
+  range.setEnd(node, start + 23);
+  return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+}"""
