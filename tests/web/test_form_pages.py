@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from ..actors import code_of
 from ..conftest import LANGS, csrf_token, filled
 
 FORMS = ("individual", "organisation", "feedback")
@@ -77,3 +78,28 @@ def test_the_files_warning_only_when_files_were_chosen(app, defender, lang):
     assert nothing.status_code == 400 and warning not in nothing.text
     chosen = defender.send(lang, "individual", answers, files=[("letter.pdf", b"%PDF-1.4 evidence")])
     assert chosen.status_code == 400 and warning in chosen.text
+
+
+def languages_of(html: str) -> dict[str, str]:
+    """The header's language links: language -> where each leads."""
+    nav = re.search(r'<ul class="languages">(.*?)</ul>', html, re.S).group(1)
+    return {lang: href for href, lang in re.findall(r'<a href="([^"]*)" lang="(\w+)"', nav)}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("form", FORMS)
+def test_the_receipt_can_be_read_in_every_language_without_losing_the_code(app, defender, lang, form):
+    page = defender.send(lang, form, filled(form, "RECEIPTLANG")).text
+    code = code_of(page)
+    links = languages_of(page)
+    assert set(links) == set(LANGS)
+    for other, href in links.items():
+        # Each language link stays on this page (a fragment naming a language, never the code),
+        # where the receipt is in that language, with the code.
+        assert href == f"#receipt-{other}", href
+        block = re.search(rf'<section id="receipt-{other}" lang="{other}"[^>]*>(.*?)</section>', page, re.S)
+        assert block, other
+        assert f'<bdi dir="ltr">{code}</bdi>' in block.group(1)
+        heading = translated(app, other, "Your request has been sent")
+        assert f"<h1>{heading}</h1>" in block.group(1), other
+    assert all(code not in href for href in re.findall(r'(?:href|action)="([^"]*)"', page))
