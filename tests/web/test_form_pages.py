@@ -103,3 +103,64 @@ def test_the_receipt_can_be_read_in_every_language_without_losing_the_code(app, 
         heading = translated(app, other, "Your request has been sent")
         assert f"<h1>{heading}</h1>" in block.group(1), other
     assert all(code not in href for href in re.findall(r'(?:href|action)="([^"]*)"', page))
+
+
+def questions(html: str) -> dict[str, str]:
+    """Each question's id -> the words of its label or legend, as read out."""
+    found = {}
+    for ident, text in re.findall(r'<label for="([^"]+)">(.*?)</label>', html, re.S):
+        found[ident] = text
+    for ident, text in re.findall(r'<fieldset [^>]*id="([^"]+)"[^>]*>\s*<legend>(.*?)</legend>', html, re.S):
+        found[ident] = text
+    return {ident: " ".join(re.sub(r"<[^>]+>", "", text).split()) for ident, text in found.items()}
+
+
+def form_class(form: str):
+    from intake.web.forms import FeedbackForm
+    from intake.web.support_forms import IndividualForm, OrganisationForm
+
+    return {"individual": IndividualForm, "organisation": OrganisationForm, "feedback": FeedbackForm}[form]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("form", FORMS)
+def test_every_question_says_whether_it_needs_an_answer(app, client, lang, form):
+    from intake.web.fields import Required, RequiredIf
+
+    page = client.get(f"/{lang}/{form}").text
+    asked = questions(page)
+    optional = translated(app, lang, "(optional)")
+    for names in (names for _, names in form_class(form).SECTIONS):
+        for name in names:
+            validators = (
+                getattr(form_class(form), name).kwargs.get("validators")
+                or getattr(form_class(form), name).args[1]
+            )
+            label = asked[name]
+            conditions = [v for v in validators if isinstance(v, RequiredIf)]
+            if any(isinstance(v, Required) for v in validators):
+                assert optional not in label and "(" not in label, label
+            elif conditions:  # needed only in a case the label names
+                assert label.endswith(translated(app, lang, str(conditions[0].when._args[0]))), label
+            else:
+                assert label.endswith(optional), label
+    if form != "feedback":
+        assert asked["attachments"].endswith(optional)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_numbers_are_asked_for_as_numbers(app, client, lang):
+    for form, names in (("individual", ["amount_eur"]), ("organisation", ["amount_eur", "members_at_risk"])):
+        page = client.get(f"/{lang}/{form}").text
+        for name in names:
+            control = re.search(rf'<input [^>]*id="{name}"[^>]*>', page).group(0)
+            assert 'inputmode="numeric"' in control  # a phone shows its number keyboard
+            help_text = re.search(rf'<p class="help" id="{name}-help">(.*?)</p>', page, re.S).group(1)
+            limit = translated(app, lang, "At most %(max)d characters.", max=16)
+            assert limit not in help_text and "16" not in help_text
+    # Reference codes are typed as codes: capitals, no spelling corrections, left to right.
+    page = client.get(f"/{lang}/feedback").text
+    control = re.search(r'<input [^>]*id="reference_code"[^>]*>', page).group(0)
+    for attribute in ('autocapitalize="characters"', 'spellcheck="false"', 'dir="ltr"'):
+        assert attribute in control
+    assert translated(app, lang, "At most %(max)d characters.", max=40) not in page
