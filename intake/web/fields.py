@@ -157,7 +157,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 URGENCY = [
-    ("critical", _l("In immediate danger (help needed within days)")),
+    ("critical", _l("Very urgent: help is needed within days")),
     ("high", _l("Within weeks")),
     ("normal", _l("Not urgent")),
 ]

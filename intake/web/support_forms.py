@@ -21,7 +21,7 @@ from intake.web.fields import (
 )
 from intake.web.forms import SealableForm
 
-NOT_INSTANT = _l("If you are in immediate danger, do not wait for an answer here: this form is not instant.")
+NOT_INSTANT = _l("If you are in immediate danger, do not wait for an answer here: answers take time.")
 
 
 class RequestForm(SealableForm):
@@ -85,7 +85,7 @@ class RequestForm(SealableForm):
         1000,
         RequiredIf("applied_elsewhere", "yes", when=_l("(only if you answered Yes)")),
         area=True,
-        help=_l("Name each one and say if the request is still open, accepted or refused."),
+        help=_l("Name each one and say if the request is still open, accepted or declined."),
     )
     measures_other = text(
         _l("Other measure"),
