@@ -158,7 +158,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 URGENCY = [
     ("critical", _l("Very urgent: help is needed within days")),
-    ("high", _l("Within weeks")),
+    ("high", _l("Urgent: help is needed within weeks")),
     ("normal", _l("Not urgent")),
 ]
 YES_NO = [("yes", _l("Yes")), ("no", _l("No"))]

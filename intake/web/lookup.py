@@ -145,7 +145,7 @@ def page(form, **context) -> str:
         "failed": _(
             "Nothing was sent, or no answer came back. You can try again, or let the server check it: your reference code then travels to the server over this connection, as it does when JavaScript is off."
         ),
-        "fallback": _("Let the server check it"),
+        "fallback": _("Let the server check the code"),
         "unopened": _(
             "Your browser could not open this message. To read it, switch JavaScript off and check your reference code again."
         ),

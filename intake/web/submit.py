@@ -183,7 +183,7 @@ def accept_envelope(form_class, template: str):
         return refused(
             403,
             _(
-                "For your safety the form had expired. Nothing was stored. Go back in your browser: your answers may still be there. Copy them, reload the page and send again."
+                "For your safety, the form has expired. Nothing was stored. Go back in your browser: your answers may still be there. Copy them, reload the page and send again."
             ),
         )
     key = services().sealing_key()

@@ -21,7 +21,7 @@ from intake.web.fields import (
 )
 from intake.web.forms import SealableForm
 
-NOT_INSTANT = _l("If you are in immediate danger, do not wait for an answer here: answers take time.")
+NOT_INSTANT = _l("If you are in immediate danger, do not wait for a reply here: replies take time.")
 
 
 class RequestForm(SealableForm):
@@ -202,7 +202,7 @@ class IndividualForm(RequestForm):
         [
             ("physical_security", _l("Physical security (for example safe transport, alarm systems)")),
             ("emergency_relocation", _l("Emergency relocation")),
-            ("legal_aid", _l("Legal aid (for example lawyer fees)")),
+            ("legal_aid", _l("Legal aid (for example lawyers' fees)")),
             ("medical", _l("Medical costs")),
             ("psychosocial", _l("Psychosocial support")),
             ("family_support", _l("Support for the family")),
@@ -314,7 +314,7 @@ class OrganisationForm(RequestForm):
         [
             ("physical_security", _l("Physical or office security")),
             ("emergency_relocation", _l("Emergency relocation")),
-            ("legal_aid", _l("Legal aid (for example lawyer fees)")),
+            ("legal_aid", _l("Legal aid (for example lawyers' fees)")),
             ("medical", _l("Medical costs")),
             ("psychosocial", _l("Psychosocial support")),
             ("family_support", _l("Support for members' families")),

@@ -154,7 +154,7 @@ def test_a_whole_round_in_the_desk(chromium, server, generation, tmp_path, javas
         text = thread.first.inner_text()
         for msgid in ("How urgent is the situation?", "Country where the defender does human rights work"):
             assert questions.tr(msgid, "es") in text and questions.tr(msgid, "es") != msgid
-        assert "Colombia" in text and questions.tr("Legal aid (for example lawyer fees)", "es") in text
+        assert "Colombia" in text and questions.tr("Legal aid (for example lawyers' fees)", "es") in text
         assert "keep_confidential" not in text and "not_sure" not in text
         assert (
             "Español (es)" in page.locator(".panel").inner_text()

@@ -265,7 +265,7 @@ def test_a_lookup_id_counts_against_the_rate_and_needs_the_token(site, app):
         translated(
             app,
             "ru",
-            "For your safety the form had expired. Your answers are still here: please check them and send again.",
+            "For your safety, the form has expired. Your answers are still here: please check them and send again.",
         )
         in expired.text
     )
