@@ -13,7 +13,7 @@ import pytest
 
 from intake.offline.decrypt import decrypt_bundle
 
-from ..conftest import ARTIFACTS, LANGS, everything_under, filled
+from ..conftest import LANGS, everything_under, filled
 
 FORMS = ("individual", "organisation", "feedback")
 
@@ -68,11 +68,6 @@ def test_every_form_round_trips_from_the_browser(chromium, server, tmp_path, key
         marker = f"BMARK{secrets.token_hex(6)}"
         answers = filled(form, marker)
         page.goto(f"{server['url']}/{lang}/{form}")
-        if form == "individual":
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(
-                path=ARTIFACTS / f"{lang}-{form}-{'js' if javascript else 'nojs'}.png", full_page=True
-            )
         fill(page, answers)
         with page.expect_navigation():
             page.locator("form[data-seal] button[type=submit]").click()
