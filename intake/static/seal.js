@@ -41,12 +41,40 @@
     return node;
   }
 
+  var marked = [];  // the questions showErrors marked invalid, to unmark on the next try
+
   function removeMessages() {
     Array.prototype.forEach.call(document.querySelectorAll(".js-message"), function (node) {
       node.parentNode.removeChild(node);
     });
+    marked.forEach(function (mark) {
+      controlsOf(mark.anchor).forEach(function (c) { c.setAttribute("aria-invalid", "false"); });
+      var kept = describedBy(mark.anchor).filter(function (id) { return id !== mark.id; });
+      if (kept.length) mark.anchor.setAttribute("aria-describedby", kept.join(" "));
+      else mark.anchor.removeAttribute("aria-describedby");
+    });
+    marked = [];
   }
 
+  function controlsOf(anchor) {
+    return anchor.matches("fieldset") ? Array.prototype.slice.call(anchor.querySelectorAll("input")) : [anchor];
+  }
+
+  function describedBy(anchor) {
+    return (anchor.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+  }
+
+  /* A question's own words, as the server's summary names it: without the note beside it. */
+  function questionOf(label, name) {
+    if (!label) return name;
+    var words = label.cloneNode(true);
+    Array.prototype.forEach.call(words.querySelectorAll(".note"), function (note) { note.parentNode.removeChild(note); });
+    return words.textContent.trim();
+  }
+
+  /* As the server shows errors (macros.html): a summary naming each question, leading to it, and
+     saying what to do on a line of its own (no "?:"); beside each question the same words, tied
+     to it for screen readers, and the question marked invalid. */
   function showErrors(form, errors, text) {
     var summary = element("div", "summary js-message");
     summary.setAttribute("role", "alert");
@@ -59,15 +87,21 @@
       var label = document.querySelector('label[for="' + name + '"]') ||
         (anchor && anchor.querySelector && anchor.querySelector("legend"));
       var item = element("li");
-      var link = element("a", null, label ? label.textContent : name);
+      var link = element("a", null, questionOf(label, name));
       link.href = "#" + name;
       item.appendChild(link);
-      item.appendChild(document.createTextNode(": " + errors[name]));
+      item.appendChild(document.createTextNode(" "));
+      item.appendChild(element("span", null, errors[name]));
       list.appendChild(item);
       var message = element("p", "error js-message", errors[name]);
       message.id = name + "-js-error";
-      var help = document.getElementById(name + "-help");
-      if (help) help.parentNode.insertBefore(message, help.nextSibling);
+      var after = document.getElementById(name + "-help") || label;
+      if (after) after.parentNode.insertBefore(message, after.nextSibling);
+      if (anchor && after) {
+        controlsOf(anchor).forEach(function (c) { c.setAttribute("aria-invalid", "true"); });
+        anchor.setAttribute("aria-describedby", describedBy(anchor).concat(message.id).join(" "));
+        marked.push({ anchor: anchor, id: message.id });
+      }
     });
     summary.appendChild(list);
     form.parentNode.insertBefore(summary, form);

@@ -246,3 +246,53 @@ def test_the_keyboards_focus_is_always_visible(chromium, server, lang):
                 hidden.append((path, focused))
     context.close()
     assert hidden == []
+
+
+# Each item of an error summary, and the question it leads to, as the page shows them.
+ERRORS_SHOWN = """() => [...document.querySelectorAll(".summary li")].map(item => {
+  const link = item.querySelector("a"), target = document.querySelector(link.getAttribute("href"));
+  const question = target.matches("fieldset") ? target.querySelector("legend")
+                                              : document.querySelector(`label[for="${target.id}"]`);
+  const words = question.cloneNode(true);
+  words.querySelectorAll(".note").forEach(note => note.remove());
+  const control = target.matches("fieldset") ? target.querySelector("input") : target;
+  const described = (target.getAttribute("aria-describedby") || "").split(" ").filter(Boolean)
+    .map(id => document.getElementById(id).textContent.trim());
+  return {item: item.innerText, link: link.innerText.trim(), question: words.textContent.trim(),
+          said: item.innerText.slice(link.innerText.length).trim(),
+          invalid: control.getAttribute("aria-invalid"), described};
+})"""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_each_error_names_its_question_and_says_what_to_do(chromium, server, lang):
+    """WCAG 3.3.1 and 3.3.3, with and without JavaScript: each item of the summary is the question
+    in its own words, leading to it, then what to do, with nothing between that a question's own
+    punctuation would clash with ("?:", "؟:"); the field says the same and is marked invalid."""
+    for javascript in (False, True):
+        context = chromium.new_context(java_script_enabled=javascript)
+        page = context.new_page()
+        page.goto(f"{server['url']}/{lang}/individual")
+        page.check('input[name="measures"][value="other"]')  # "Other measure" is then needed
+        page.fill("#amount_eur", "many")
+        page.locator(journeys.SEND).click()
+        page.locator(".summary li").first.wait_for()
+        shown = page.evaluate(ERRORS_SHOWN)
+        assert len(shown) == 12, shown
+        for error in shown:
+            assert error["link"] == error["question"], error
+            assert error["said"] and error["said"][0].isalpha() and error["said"] in error["described"], error
+            assert error["invalid"] == "true", error
+            assert not re.search(r"[?؟;:;]\s*[:：]", error["item"]), error
+        if javascript:  # a question without help text: the words go under the question itself
+            page.goto(f"{server['url']}/{lang}/feedback")
+            fill(page, filled("feedback", "A11YERRORS"))
+            page.evaluate(
+                "document.querySelector('#contact_language').add(new Option('?', 'xx', true, true))"
+            )
+            page.locator(journeys.SEND).click()
+            page.locator(".summary li").first.wait_for()
+            [error] = page.evaluate(ERRORS_SHOWN)  # a choice the page never offered (an altered page)
+            assert error["link"] == error["question"] and error["described"] == [error["said"]], error
+            assert error["invalid"] == "true", error
+        context.close()
