@@ -329,3 +329,69 @@ def test_switching_language_on_the_receipt_keeps_the_code(chromium, server, lang
         if other != lang:  # the chosen language is where the page now is
             assert -1 <= shown.bounding_box()["y"] < 50, other
     context.close()
+
+
+# How tall each kind of text's letters are drawn, as Chromium renders them in the element's own
+# font: the mean height above the line of `letters`. For Latin (and Cyrillic) text that is the
+# x-height; Arabic's is the height of letters with nothing above or below the line: the teeth of
+# medial seen, the bowls of medial meem, sad and heh.
+LATIN, ARABIC = ["x"], ["ـسـ", "ـمـ", "ص", "ه"]
+LETTER_HEIGHT = """([selector, letters]) => {
+  const el = document.querySelector(selector), style = getComputedStyle(el);
+  const canvas = document.createElement("canvas").getContext("2d");
+  // Drawn ten times larger, as the heights come in whole pixels, then brought back.
+  canvas.font = [style.fontStyle, style.fontWeight, parseFloat(style.fontSize) * 10 + "px", style.fontFamily].join(" ");
+  return letters.reduce((sum, l) => sum + canvas.measureText(l).actualBoundingBoxAscent, 0) / letters.length / 10;
+}"""
+ROLES = ["main > p", "h1", "h2", "label", "legend", ".help", ".choices label", ".note", "input[type=text]",
+         "textarea", "select", "button[type=submit]", "header a", "footer a", ".summary li a", ".error"]  # fmt: skip
+# Arabic letters reach 0.73 of the Latin x-height in Noto Sans Arabic beside Noto Sans, a pair drawn
+# to be read together; in DejaVu Sans (Debian's default, Arabic included) 0.64: about 15% smaller.
+READS_THE_SAME = 0.72
+
+
+def letter_heights(page, url: str, lang: str, letters: list[str]) -> dict[str, float]:
+    page.goto(f"{url}/{lang}/individual")
+    page.locator("form[data-seal] button[type=submit]").click()  # its errors too
+    page.wait_for_load_state()
+    return {role: page.evaluate(LETTER_HEIGHT, [role, letters]) for role in ROLES}
+
+
+def test_arabic_letters_are_drawn_as_large_as_latin_ones_read(chromium, server):
+    context = chromium.new_context(java_script_enabled=False, viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    latin = letter_heights(page, server["url"], "en", LATIN)
+    arabic = letter_heights(page, server["url"], "ar", ARABIC)
+    for role in ROLES:
+        assert READS_THE_SAME <= arabic[role] / latin[role] <= 1, (role, arabic[role], latin[role])
+    # Arabic among other languages, and other languages among Arabic: the language links, and
+    # the receipt, which holds every language.
+    for lang in ("ru", "ar"):
+        send_from_the_browser(page, server["url"], lang, "feedback", "SIZES")
+        for selector in ('.languages a[lang="{}"]', "section[lang={}] h1", "section[lang={}] p"):
+            drawn = page.evaluate(LETTER_HEIGHT, [selector.format("ar"), ARABIC])
+            for other in ("en", "ru"):
+                ratio = drawn / page.evaluate(LETTER_HEIGHT, [selector.format(other), LATIN])
+                assert READS_THE_SAME <= ratio <= 1, (lang, selector, other, ratio)
+    context.close()
+
+
+HELP = """() => [...document.querySelectorAll(".help")].map(help => {
+  const style = getComputedStyle(help), around = getComputedStyle(help.closest("main"));
+  return {text: help.textContent.trim().slice(0, 30), size: parseFloat(style.fontSize),
+          body: parseFloat(around.fontSize), colour: style.color};
+})"""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_help_text_is_easy_to_read_on_a_phone(chromium, server, lang):
+    from .test_accessibility import contrast
+
+    context = chromium.new_context(java_script_enabled=False, viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    for form in FORMS:
+        page.goto(f"{server['url']}/{lang}/{form}")
+        for shown in page.evaluate(HELP):
+            assert shown["size"] >= shown["body"] >= 16, shown  # as large as the text around it
+            assert contrast(shown["colour"], "rgb(255, 255, 255)") >= 7, shown  # WCAG's enhanced contrast
+    context.close()
