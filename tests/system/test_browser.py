@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from intake.offline.decrypt import decrypt_bundle
+from intake.web.fields import country_names
 
 from ..conftest import LANGS, everything_under, filled
 
@@ -29,8 +30,9 @@ def fill(page, answers: dict) -> None:
         kind = control.evaluate("c => c.type")
         if kind == "radio":
             page.check(f'input[name="{name}"][value="{value}"]')
-        elif kind.startswith("select"):
-            control.select_option(value)
+        elif kind.startswith("select"):  # a country by its name, in the page's language (CountryList)
+            lang = page.evaluate("document.documentElement.lang")
+            control.select_option(country_names(lang).get(value, value))
         else:
             control.fill(value)
 
@@ -128,8 +130,9 @@ def test_javascript_checks_before_sealing_in_the_page_language(chromium, server)
     page.fill("#message", "x" * 10)
     page.locator("form[data-seal] button[type=submit]").click()
     summary = page.locator(".summary[role=alert]")
+    summary.wait_for()  # once the form's checks have come (test_the_forms_checks_are_fetched...)
     required = json.loads(page.locator("form[data-seal]").get_attribute("data-messages"))["required"]
-    assert summary.is_visible() and required in summary.inner_text()
+    assert required in summary.inner_text()
     assert required != "Please answer this question."
     assert posted == [] and page.input_value("#message") == "x" * 10
     page.close()
@@ -144,7 +147,8 @@ def test_a_sealing_failure_sends_nothing_and_offers_the_server(chromium, server,
     page.evaluate("document.querySelector('form[data-seal]').dataset.keyId = '00'.repeat(8)")
     page.locator("form[data-seal] button[type=submit]").click()
     alert = page.locator(".summary[role=alert]")
-    assert alert.is_visible() and posted == []
+    alert.locator("button").wait_for()
+    assert posted == []
     with page.expect_navigation():
         alert.locator("button").click()
     code = page.locator("p.code bdi:visible").inner_text()
@@ -152,6 +156,34 @@ def test_a_sealing_failure_sends_nothing_and_offers_the_server(chromium, server,
     [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
     assert request["origin"] == "server"
     page.close()
+
+
+def test_the_forms_checks_are_fetched_pinned_and_asked_for_again(chromium, server, tmp_path, keyring):
+    """The checks seal.js applies come in a file of their own: one that does not come, or comes
+    changed (its integrity pinned by the page), sends nothing and says so; the next try asks again."""
+    page = chromium.new_page()
+    posted = []
+    page.on("request", lambda r: posted.append(r.post_data or "") if r.method == "POST" else None)
+    page.route("**/checks/*", lambda route: route.abort())
+    page.goto(f"{server['url']}/fr/individual")
+    fill(page, filled("individual", "CHECKS"))
+    page.locator("form[data-seal] button[type=submit]").click()
+    alert = page.locator(".summary[role=alert]")
+    alert.locator("button").wait_for()
+    assert posted == []
+    page.unroute("**/checks/*")
+    lenient = json.dumps({"rules": [], "lookalikes": {}, "digits": []})  # checks nothing
+    page.route("**/checks/*", lambda route: route.fulfill(body=lenient, content_type="application/json"))
+    page.locator("form[data-seal] button[type=submit]").click()
+    alert.locator("button").wait_for()
+    assert posted == []
+    page.unroute("**/checks/*")
+    with page.expect_navigation():
+        page.locator("form[data-seal] button[type=submit]").click()
+    code = page.locator("p.code bdi:visible").inner_text()
+    page.close()
+    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    assert request["origin"] == "browser" and request["request"]["fields"]["country"] == "UA"
 
 
 def test_numbers_in_any_script_the_server_reads_are_sealed_as_it_reads_them(
