@@ -209,9 +209,19 @@ def text(label, limit, *validators, help=None, area=False):
     return kind(label, [*validators, MaxLength(limit)], filters=[clean], description=help)
 
 
+class NumberField(StringField):
+    """A number kept as WholeNumber reads it ("3000"), and shown again as it was typed (in Arabic-Indic
+    digits, say) when the form comes back: nobody should find their answer rewritten."""
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return str(self.data) if self.data is not None else ""
+
+
 def number(label, high, help=None):
     """A whole number, typed on a phone's number keyboard (any digits and separators are read)."""
-    return StringField(
+    return NumberField(
         label, [WholeNumber(high)], filters=[clean], description=help, render_kw={"inputmode": "numeric"}
     )
 

@@ -93,6 +93,41 @@ def test_every_form_round_trips_from_the_browser(chromium, server, tmp_path, key
             assert request["request"]["fields"][name] == ("3000" if name == "amount_eur" else value)
 
 
+# Every answer a form holds, as the defender sees it: what is typed, ticked and chosen.
+ANSWERS_SHOWN = """form => [...form.elements]
+  .filter(c => c.name && !["hidden", "file", "submit", "button"].includes(c.type))
+  .map(c => [c.name, c.type === "checkbox" || c.type === "radio" ? c.value + ":" + c.checked : c.value])"""
+
+
+@pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_nothing_is_typed_twice(chromium, server, tmp_path, keyring, lang, javascript):
+    """WCAG 3.3.7, redundant entry: a form that comes back with an error shows every answer as it
+    was given (the countries too), so the defender adds only what was missing and sends it all."""
+    context = chromium.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    page.goto(f"{server['url']}/{lang}/individual")
+    answers = filled("individual", "TWICE")
+    fill(page, {name: value for name, value in answers.items() if name != "hr_work"})
+    given = page.locator("form[data-seal]").evaluate(ANSWERS_SHOWN)
+    if javascript:
+        page.locator("form[data-seal] button[type=submit]").click()
+        page.locator("#hr_work-js-error").wait_for()
+    else:
+        with page.expect_navigation():
+            page.locator("form[data-seal] button[type=submit]").click()
+        assert page.locator("#hr_work-error").is_visible()
+    assert page.locator("form[data-seal]").evaluate(ANSWERS_SHOWN) == given
+    page.fill("#hr_work", answers["hr_work"])
+    with page.expect_navigation():
+        page.locator("form[data-seal] button[type=submit]").click()
+    code = page.locator("p.code bdi:visible").inner_text()
+    context.close()
+    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    for name, value in answers.items():
+        assert request["request"]["fields"][name] == ("3000" if name == "amount_eur" else value), name
+
+
 @pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
 def test_an_answer_at_its_limit_in_astral_letters_is_kept_whole(
     chromium, server, tmp_path, keyring, javascript
