@@ -163,8 +163,12 @@
         var number = wholeNumber(value, rule.number, tables.digits);
         if (number === null) errors[rule.name] = text.number; else answers[rule.name] = number;
       } else if (!empty && rule.refcode) {
-        var code = normaliseCode(value, tables.lookalikes);
-        if (code === null) errors[rule.name] = text.refcode; else answers[rule.name] = code;
+        var examined = examineCode(value, tables.lookalikes);  // why it cannot be one, if it cannot
+        if (examined.code === null) {
+          errors[rule.name] = text[examined.problem].replace("%(count)d", String(examined.count));
+        } else {
+          answers[rule.name] = examined.code;
+        }
       }
     });
     return errors;

@@ -96,17 +96,16 @@ class WholeNumber:
 
 
 class ReferenceCode:
-    """A reference code as people type it; stored in its display form."""
+    """A reference code as people type it; stored in its display form. One that cannot be a code
+    is told why, as the status page tells it (CODE_PROBLEMS)."""
 
     def __call__(self, form, field):
         if not field.data:
             return
         try:
             field.data = refcode.display(refcode.normalise(field.data))
-        except refcode.InvalidCode:
-            raise ValidationError(
-                _l("This reference code is not valid. Please check it, or leave the field empty.")
-            ) from None
+        except refcode.InvalidCode as e:
+            raise ValidationError(code_problem(e.reason, e.count)) from None
 
 
 # What the status page says of a code that cannot be a code (refcode.InvalidCode's reasons), each

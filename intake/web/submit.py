@@ -14,6 +14,7 @@ from intake.formats import envelope, languages, refcode
 from intake.server import accept
 from intake.server.store import Full
 from intake.web import checks, uploads
+from intake.web.fields import CODE_PROBLEMS, ReferenceCode
 from intake.web.forms import EnvelopeForm
 from intake.web.services import services
 
@@ -50,7 +51,6 @@ def seal_context(form) -> dict:
         "choice": _("Please choose one of the options."),
         "tooLong": _("Please shorten this to %(max)d characters or fewer."),
         "number": _("Please write a whole number, for example 3000."),
-        "refcode": _("This reference code is not valid. Please check it, or leave the field empty."),
         "summary": _("Please check these answers"),
         "failedTitle": _("Your browser could not encrypt this request"),
         "failed": _(
@@ -58,6 +58,9 @@ def seal_context(form) -> dict:
         ),
         "fallback": _("Send it to be encrypted on the server"),
     }
+    if any(isinstance(check, ReferenceCode) for field in form for check in field.validators):
+        # Why a typed reference code cannot be one, as the status page says it (with %(count)d).
+        messages |= {reason: str(problem) for reason, problem in CODE_PROBLEMS.items()}
     return {
         "max_files": limits["count"],
         "max_bytes": services().config.max_attachment_bytes,

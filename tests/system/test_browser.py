@@ -128,6 +128,34 @@ def test_nothing_is_typed_twice(chromium, server, tmp_path, keyring, lang, javas
         assert request["request"]["fields"][name] == ("3000" if name == "amount_eur" else value), name
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_code_that_cannot_be_one_is_told_why_on_the_feedback_form(chromium, server, app, lang):
+    """The optional code of an earlier request says what is wrong with it as the status page does:
+    a symbol missing or extra (and how many there are), a character no code has, a typing mistake."""
+    from flask_babel import force_locale
+
+    from intake.web.fields import code_problem
+
+    from ..actors import Defender
+    from ..web.test_status_page import PROBLEMS, mistypes
+
+    code = Defender(url=server["url"]).submit(lang, "feedback", "WHY")
+    with app.test_request_context(), force_locale(lang):
+        said = {mistake: code_problem(*PROBLEMS[mistake]) for mistake in PROBLEMS}
+    for javascript in (False, True):
+        context = chromium.new_context(java_script_enabled=javascript)
+        page = context.new_page()
+        for mistake, typed in mistypes(code).items():
+            page.goto(f"{server['url']}/{lang}/feedback")
+            fill(page, filled("feedback", "WHY") | {"reference_code": typed})
+            page.locator("form[data-seal] button[type=submit]").click()
+            told = page.locator("#reference_code-js-error" if javascript else "#reference_code-error")
+            told.wait_for()
+            assert told.inner_text() == said[mistake], (mistake, javascript)
+            assert page.input_value("#reference_code") == typed
+        context.close()
+
+
 @pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
 def test_an_answer_at_its_limit_in_astral_letters_is_kept_whole(
     chromium, server, tmp_path, keyring, javascript
