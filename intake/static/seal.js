@@ -179,8 +179,8 @@
   }
 
   /* The form's checks, fetched once the page is there and pinned by their integrity, as the
-     scripts are: {rules, lookalikes, digits} (web/checks.py). One that did not come is asked for
-     again at the next try; until it comes, sending fails and says so. */
+     scripts are: {rules, lookalikes, digits, countries} (web/checks.py). One that did not come
+     is asked for again at the next try; until it comes, sending fails and says so. */
   function checksOf(form) {
     var pending = null;
     return function () {

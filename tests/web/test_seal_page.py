@@ -95,3 +95,13 @@ def test_the_format_module_loads_before_the_page_script(client):
         "seal-format.js",
         "seal.js",
     ]
+
+
+def test_the_checks_file_is_the_same_for_everyone(app, client):
+    """Cacheable, so it carries nothing of anyone's: no cookie, even from a worker that has just
+    made it (a form made for its rules must not start a session)."""
+    name = re.search(r'data-checks="([^"]+)"', client.get("/ru/individual").text).group(1)
+    checks._file.cache_clear()  # a worker that has not made it yet
+    sent = app.test_client().get(name)  # a browser with no cookie for the site
+    assert sent.status_code == 200 and "Set-Cookie" not in sent.headers
+    assert sent.headers["Cache-Control"] == checks.CACHED
