@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import LANGS, ROOT, csrf_token, filled
+from ..conftest import AXE, LANGS, ROOT, csrf_token, filled
 
-AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 PAGES = ["", "individual", "organisation", "feedback", "status", "other-support"]
 
 
