@@ -46,7 +46,12 @@ def _mark(match: re.Match[str]) -> str:
 
 def text_html(value: str) -> str:
     """Escaped text, with invisible and direction-changing characters made visible."""
-    return _CANDIDATE.sub(_mark, escape(value))
+    escaped = escape(value)
+    # str.isprintable() is False exactly for the categories Other and Separator (but the ASCII
+    # space): when it holds, nothing here is one to show, and no character is looked at in Python.
+    if escaped.replace("\n", " ").replace("\t", " ").isprintable():
+        return escaped
+    return _CANDIDATE.sub(_mark, escaped)
 
 
 def code_html(display: str) -> str:
