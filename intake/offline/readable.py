@@ -6,6 +6,7 @@ own direction (`dir="auto"`), and invisible or direction-changing characters in 
 [U+XXXX]. The desk and the static pages (index.html, request.html) both render with this module.
 """
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -107,6 +108,16 @@ def _empty(value: object) -> bool:
     return value in ("", []) or value is None
 
 
+@functools.cache
+def _words(msgid: str, lang: str) -> str:
+    """One of the site's msgids in `lang`, escaped (the same few dozen in every request)."""
+    return escape(tr(msgid, lang))
+
+
+def _label(msgid: str, lang: str) -> str:
+    return f'<dt dir="auto">{_words(msgid, lang)}</dt>'
+
+
 def answers_html(request: dict[str, Any], questions: Questions, lang: str, case_href: CaseHref) -> str:
     """The request's answers under the form's questions, section by section, in `lang`."""
     body = request["request"]
@@ -120,7 +131,7 @@ def answers_html(request: dict[str, Any], questions: Questions, lang: str, case_
             value = fields.get(question.name)
             if question.label is None:  # the follow-up's code: the case's own, shown above
                 continue
-            label = f'<dt dir="auto">{escape(tr(question.label, lang))}</dt>'
+            label = _label(question.label, lang)
             if _empty(value):
                 if question.required:
                     rows.append(f'{label}<dd class="missing">no answer</dd>')
@@ -128,7 +139,7 @@ def answers_html(request: dict[str, Any], questions: Questions, lang: str, case_
             answer = _answer(question, value, questions, lang, case_href)
             rows.append(f'{label}<dd dir="auto" lang="{escape(their_lang)}">{answer}</dd>')
         if rows:
-            heading = f"<h3>{escape(tr(title, lang))}</h3>" if title else ""
+            heading = f"<h3>{_words(title, lang)}</h3>" if title else ""
             parts.append(
                 f'<section lang="{lang}">{heading}<dl class="answers">{"".join(rows)}</dl></section>'
             )
