@@ -207,8 +207,25 @@ class Secretariat:
 
     @staticmethod
     def requests(out: Path) -> list[dict]:
-        """The requests decrypted into `out`, as a program reads them (docs/formats.md)."""
-        return [json.loads(p.read_bytes()) for p in sorted(Path(out).glob("requests/*/request.json"))]
+        """The requests decrypted into `out`, as a program reads them: every line of every run's file,
+        run by run (docs/formats.md, section 10f)."""
+        found = []
+        for path in sorted(Path(out).glob("requests/run-*.jsonl"), key=lambda p: int(p.stem[len("run-") :])):
+            found += [json.loads(line) for line in path.read_bytes().splitlines()]
+        return found
+
+    @staticmethod
+    def page_of(out: Path, item: str) -> tuple[Path, str]:
+        """The static page that shows a request, reached as a reader does, by the index's link to it;
+        and the part of it that shows the request's case."""
+        index = (Path(out) / "index.html").read_text(encoding="utf-8")
+        found = re.search(rf'href="(requests/run-[0-9]+-page-[0-9]+\.html)#item-{item}"', index)
+        assert found, f"index.html links no page for {item}"
+        page = (Path(out) / found.group(1)).read_text(encoding="utf-8")
+        assert '<article class="request' in page and f'id="item-{item}"' in page
+        start = page.rindex('<section class="case"', 0, page.index(f'id="item-{item}"'))
+        end = page.find('<section class="case"', start + 1)
+        return Path(out) / found.group(1), page[start : end if end > 0 else None]
 
     @contextlib.contextmanager
     def desk(self, out: Path, *, passphrase: bool = False, lang: str = "en") -> Iterator["Desk"]:

@@ -390,6 +390,15 @@ def tiny_disk(tmp_path):
     subprocess.run(["umount", mount], check=True)
 
 
+@pytest.fixture
+def strace():
+    """strace, to see which system calls a command makes; the test fails loudly if it is missing."""
+    found = shutil.which("strace")
+    if found is None:
+        pytest.fail("strace is required: apt-get install strace (make test does it as root)")
+    return found
+
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"  # make test installs it
@@ -478,6 +487,7 @@ SYSTEM_FIXTURES = {
     "hostile_server",
     "tiny_disk",
     "postgres",
+    "strace",
 }
 
 

@@ -3,7 +3,7 @@
 Choices become the words the defender chose from, country codes become names, empty optional
 answers are left out. Every value comes from a hostile bundle: it is escaped, isolated in its
 own direction (`dir="auto"`), and invisible or direction-changing characters in it are shown as
-[U+XXXX]. The desk and the static pages (index.html, request.html) both render with this module.
+[U+XXXX]. The desk and the static pages (index.html, the run pages) both render with this module.
 """
 
 import functools
@@ -118,8 +118,10 @@ def _label(msgid: str, lang: str) -> str:
     return f'<dt dir="auto">{_words(msgid, lang)}</dt>'
 
 
-def answers_html(request: dict[str, Any], questions: Questions, lang: str, case_href: CaseHref) -> str:
-    """The request's answers under the form's questions, section by section, in `lang`."""
+def answers_html(
+    request: dict[str, Any], questions: Questions, lang: str, case_href: CaseHref, level: int = 3
+) -> str:
+    """The request's answers under the form's questions, section by section (headings of `level`), in `lang`."""
     body = request["request"]
     fields, their_lang = body["fields"], body["lang"]
     parts: list[str] = []
@@ -139,7 +141,7 @@ def answers_html(request: dict[str, Any], questions: Questions, lang: str, case_
             answer = _answer(question, value, questions, lang, case_href)
             rows.append(f'{label}<dd dir="auto" lang="{escape(their_lang)}">{answer}</dd>')
         if rows:
-            heading = f"<h3>{_words(title, lang)}</h3>" if title else ""
+            heading = f"<h{level}>{_words(title, lang)}</h{level}>" if title else ""
             parts.append(
                 f'<section lang="{lang}">{heading}<dl class="answers">{"".join(rows)}</dl></section>'
             )
@@ -151,7 +153,7 @@ def answers_html(request: dict[str, Any], questions: Questions, lang: str, case_
             for name, value in unknown
         )
         parts.append(
-            '<section class="unknown"><h3>Answers to questions this form does not ask</h3>'
+            f'<section class="unknown"><h{level}>Answers to questions this form does not ask</h{level}>'
             "<p>The site never sends these: the request may have been crafted. Read them with care.</p>"
             f'<dl class="answers">{listed}</dl></section>'
         )
@@ -162,7 +164,7 @@ def _as_text(value: str) -> str:
     return f'<bdi dir="auto">{escape(render.visible(value))}</bdi>'
 
 
-def attachments_html(request: dict[str, Any], file_href: FileHref) -> str:
+def attachments_html(request: dict[str, Any], file_href: FileHref, level: int = 3) -> str:
     """Each file as a download (never a page to open), with what the sender said about it as text.
 
     Browsers may ignore `download` on local pages (Chromium does, on file://), so what keeps a
@@ -171,7 +173,7 @@ def attachments_html(request: dict[str, Any], file_href: FileHref) -> str:
     entries = request.get("attachments", [])
     if not entries:
         return ""
-    parts = [f"<h3>Attachments ({len(entries)})</h3><ol>"]
+    parts = [f"<h{level}>Attachments ({len(entries)})</h{level}><ol>"]
     for entry in entries:
         about = (
             f"sent as {_as_text(entry['name'])}, declared type {_as_text(entry['type'])}, "
@@ -215,10 +217,12 @@ def thread_html(
     case_href: CaseHref,
     focus: str | None = None,
     decided: bool = False,
+    level: int = 2,
 ) -> str:
     """A case's requests, oldest first, each follow-up under the question the secretariat asked.
 
-    With `decided`, each request also shows the decision written on its row.
+    With `decided`, each request also shows the decision written on its row. Each request's heading
+    is of `level`, its sections' one below.
     """
     parts: list[str] = []
     asked: str | None = None
@@ -227,10 +231,10 @@ def thread_html(
         classes = "request" + (" followup" if followup else "") + (" focus" if item == focus else "")
         meta = (
             f"received {escape(request['received'])} · from the {language_html(request['request']['lang'])} "
-            f"page · sealed in the {escape(request['origin'])} · folder requests/{escape(item)}"
+            f"page · sealed in the {escape(request['origin'])} · item {escape(item)}"
         )
         parts.append(f'<article class="{classes}" id="item-{escape(item)}">')
-        parts.append(f'<h2>{_heading(request, questions, lang)}</h2><p class="meta">{meta}</p>')
+        parts.append(f'<h{level}>{_heading(request, questions, lang)}</h{level}><p class="meta">{meta}</p>')
         if followup:
             if asked is not None:
                 parts.append(
@@ -238,8 +242,8 @@ def thread_html(
                 )
             else:
                 parts.append('<p class="asked">Sent without a request for more information on record.</p>')
-        parts.append(answers_html(request, questions, lang, case_href))
-        parts.append(attachments_html(request, file_href))
+        parts.append(answers_html(request, questions, lang, case_href, level + 1))
+        parts.append(attachments_html(request, file_href, level + 1))
         decision = case.decided.get(item)
         if decided and decision is not None:
             said = message_html(decision.message) if decision.message else ""

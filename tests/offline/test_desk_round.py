@@ -196,13 +196,13 @@ def test_the_desk_pages_pass_axe_and_the_validator(chromium, secretariat, genera
             ):
                 if v["impact"] in ("serious", "critical"):
                     problems.append(f"{name}: {v['id']} ({v['impact']}): {v['nodes'][0]['target']}")
-    for static in [out / "index.html", *(out / "requests").glob("*/request.html")]:
+    for static in [out / "index.html", *(out / "requests").glob("run-*-page-*.html")]:
         page.goto(static.as_uri())
         page.add_script_tag(path=str(AXE))
         for v in page.evaluate("axe.run(document, {resultTypes: ['violations']}).then(r => r.violations)"):
             if v["impact"] in ("serious", "critical"):
                 problems.append(f"{static.name}: {v['id']} ({v['impact']}): {v['nodes'][0]['target']}")
-        (saved / f"static-{static.parent.name}.html").write_text(
+        (saved / f"static-{static.stem}.html").write_text(
             static.read_text(encoding="utf-8"), encoding="utf-8"
         )
     context.close()

@@ -137,7 +137,8 @@ def test_every_answer_carries_the_strict_headers_and_files_are_downloads(world):
     secretariat, out, _ = world
     with secretariat.desk(out) as desk:
         host = f"127.0.0.1:{desk.port}"
-        folder = next(p for p in (out / "requests").iterdir() if (p / "attachment-1.jpg").exists())
+        [folder] = (out / "requests").glob("*/attachment-1.jpg")
+        folder = folder.parent
         pages = ["/", "/answer", "/style.css", f"/case/{folder.name}", "/nope"]
         for path in pages:
             status, headers, _ = request(desk, "GET", f"/{desk.token}{path}", host=host)

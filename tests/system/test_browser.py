@@ -13,6 +13,7 @@ import pytest
 
 from intake.offline.decrypt import decrypt_bundle
 
+from ..actors import Secretariat
 from ..conftest import ARTIFACTS, LANGS, everything_under, filled, import_return
 
 FORMS = ("individual", "organisation", "feedback")
@@ -53,7 +54,7 @@ def export_and_read(tmp_path, env, keyring) -> list[dict]:
     )
     out = tmp_path / "read"
     assert decrypt_bundle(bundle, keyring, out).ok
-    return [json.loads(p.read_text(encoding="utf-8")) for p in (out / "requests").glob("*/request.json")]
+    return Secretariat.requests(out)
 
 
 @pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
