@@ -12,7 +12,7 @@ from intake.formats.envelope import FormatError
 from intake.formats.keyring import Keyring
 from intake.formats.payload import JSONObject
 from intake.formats.refcode import display
-from intake.offline import cases, decisions, ledger, pages, render, runs
+from intake.offline import cases, decisions, ledger, opening, pages, render, runs
 from intake.offline.folder import Pending
 from intake.offline.runs import REQUESTS
 
@@ -67,8 +67,11 @@ class _Opener:
         self.ids: dict[bytes, int] = {}
         self.bodies: dict[str, int] = {}
 
-    def __call__(self, entry: export_bundle.Entry | export_bundle.BadEntry) -> JSONObject:
-        """Return the request.json of a good entry; raise FormatError naming what is wrong."""
+    def __call__(
+        self, entry: export_bundle.Entry | export_bundle.BadEntry, ahead: item.Opened | None = None
+    ) -> JSONObject:
+        """Return the request.json of a good entry (`ahead`: the item, if a second process opened
+        it already); raise FormatError naming what is wrong."""
         if entry.id in self.ids:
             raise FormatError(f"duplicate id of item {self.ids[entry.id]}; skipped")
         if isinstance(entry, export_bundle.BadEntry):
@@ -76,7 +79,7 @@ class _Opener:
             # or a crafted entry, would shut out the intact item that carries this id.
             raise FormatError(entry.reason)
         self.ids[entry.id] = entry.index
-        opened = item.open_item(entry.data, self.keys)
+        opened = ahead or item.open_item(entry.data, self.keys)
         if opened.binding in self.bodies:
             raise FormatError(f"same sealed body as item {self.bodies[opened.binding]}; skipped")
         self.bodies[opened.binding] = entry.index
@@ -108,11 +111,11 @@ class _Run:
         self.new: list[JSONObject] = []  # the requests this run wrote
         self.files: list[Path] = []  # their attachments, to be made durable before the run's file
 
-    def item(self, entry: export_bundle.Entry | export_bundle.BadEntry) -> None:
+    def item(self, entry: export_bundle.Entry | export_bundle.BadEntry, ahead: item.Opened | None) -> None:
         """Finish the request before, then start this one (or report why it cannot be read)."""
         self.finish()
         try:
-            request = self.open_entry(entry)
+            request = self.open_entry(entry, ahead)
             self.pending = Pending(entry, request, self.requests_dir, self.known.get(request["item"]))
         except FormatError as e:
             self.report.failures.append(f"{entry.name}: {e}")
@@ -165,15 +168,19 @@ def decrypt_bundle(
     out: Path,
     progress: Callable[[int, int], None] | None = None,
     lang: str = "en",
+    helpers: int | None = None,
 ) -> Report:
     """Decrypt every item of a bundle into `out`; one bad item never stops the others. The pages
-    show the site's questions in `lang`."""
+    show the site's questions in `lang`. A second process opens items when `helpers` is 1, or when
+    it is None and the machine and the bundle are large enough for it to pay (opening.py)."""
     out = Path(out)
     make_dir(out / REQUESTS)  # plaintext lives here: the owner's alone, like every file in it
     make_dir(out)
     report = Report()
+    if helpers is None:
+        helpers = opening.helpers_wanted(os.path.getsize(bundle_path) // item.ITEM_SIZE)  # about its items
     with ledger.locked(out):  # reply, or a desk, may not change decisions.csv meanwhile
-        _decrypt(bundle_path, keyring, out, progress, report, lang)
+        _decrypt(bundle_path, keyring, out, progress, report, lang, helpers)
     return report
 
 
@@ -184,6 +191,7 @@ def _decrypt(
     progress: Callable[[int, int], None] | None,
     report: Report,
     lang: str,
+    helpers: int,
 ) -> None:
     runs.remove_leftovers(out)  # what a run killed half-way was writing
     found = runs.read(out)
@@ -194,13 +202,16 @@ def _decrypt(
             run.file.add(request)
     size = os.path.getsize(bundle_path)
     try:
-        with open(bundle_path, "rb") as stream:
+        with (
+            open(bundle_path, "rb") as stream,
+            opening.Ahead(bundle_path, run.open_entry.keys, helpers) as ahead,
+        ):
             try:
                 for entry in export_bundle.read(stream):
                     if entry.type == export_bundle.TYPE_ATTACHMENT:
                         run.attachment(entry)
                     else:
-                        run.item(entry)
+                        run.item(entry, ahead.opened_for(entry))
                     if progress:
                         progress(stream.tell(), size)
             except export_bundle.BundleError as e:

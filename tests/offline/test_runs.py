@@ -1,21 +1,24 @@
 """Decrypt's few files: a run's file of requests and its pages, a folder only for a request's files.
-What it writes is synced and nothing else; a run killed half-way and a folder of the earlier layout
-lose nothing."""
+What it writes is synced and nothing else; a run killed half-way, a folder of the earlier layout and
+a second process that stops lose nothing."""
 
 import csv
 import hashlib
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from intake.formats.keyring import load
+from intake.offline.decrypt import decrypt_bundle
 
 from ..actors import BIN, Secretariat, run
-from ..conftest import make_item, payload
+from ..conftest import LANGS, make_item, payload, snapshot
 from .crafting import KEYRING, check_honest, check_index, honest_entries, made, write_entries
 
 RELEASE = Path(__file__).resolve().parent / "releases" / "folder-per-request"
@@ -90,7 +93,7 @@ def test_a_run_killed_half_way_leaves_nothing_the_next_run_trips_on(tmp_path):
         "    if entries == 5:  # the third request's first file is written\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
         "keyring = load(Path(sys.argv[1]), Path(sys.argv[2]).read_text())\n"
-        "decrypt_bundle(Path(sys.argv[3]), keyring, Path(sys.argv[4]), progress)\n"
+        "decrypt_bundle(Path(sys.argv[3]), keyring, Path(sys.argv[4]), progress, helpers=0)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", killed, secretariat.keyring, secretariat.passfile, tmp_path / "b.bin", out]
@@ -151,3 +154,66 @@ def test_a_backup_of_the_earlier_layout_restores_reads_and_moves_into_the_next_r
     with open(out / "decisions.csv", encoding="utf-8-sig", newline="") as f:
         rows = {row["item"]: row for row in csv.DictReader(f)}
     assert rows[decided]["status"] == "accepted" and rows[decided]["message"] == "Nous vous aiderons."
+
+
+def test_a_second_process_decrypts_exactly_what_one_does(tmp_path):
+    """What a second process opens ahead is used in bundle order, whatever the bundle holds: the same
+    folder, the same failures, byte for byte, as one process alone."""
+    sent = [made([b"x" * 70_000] if n % 10 == 0 else (), lang=LANGS[n % 5]) for n in range(150)]
+    ids = [os.urandom(16) for _ in sent]
+    honest = [honest_entries(id_, m) for id_, m in zip(ids, sent, strict=True)]
+    hostile = [
+        [(1, ids[1], made().data, True)],  # an id repeated
+        [(2, os.urandom(16), b"junk", True)],  # a file of no request
+        [(1, os.urandom(16), sent[2].data, True)],  # a sealed body sent twice
+        [(1, os.urandom(16), made().data, False)],  # a damaged entry
+        [(1, os.urandom(16), b"\x01" * len(sent[0].data), True)],  # not an item at all
+    ]
+    for place, entries in zip((140, 100, 70, 40, 5), hostile, strict=True):  # among the batches
+        honest.insert(place, entries)
+    write_entries(tmp_path / "b.bin", [e for entries in honest for e in entries])
+    reports, children = {}, {}
+    for helpers in (0, 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        reports[helpers] = decrypt_bundle(
+            tmp_path / "b.bin", KEYRING, tmp_path / str(helpers), helpers=helpers
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        children[helpers] = (after.ru_utime, after.ru_stime) > (before.ru_utime, before.ru_stime)
+    assert children == {0: False, 1: True}  # a second process worked (its time counted), only when asked
+    assert reports[0].failures == reports[1].failures and len(reports[0].failures) == 5
+    assert (reports[0].written, reports[1].written) == (150, 150)
+    assert snapshot(tmp_path / "0") == snapshot(tmp_path / "1")
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (Linux: /proc)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def test_a_second_process_that_stops_stops_the_run_with_a_message_and_loses_nothing(tmp_path):
+    secretariat = Secretariat(tmp_path, KEYRING)
+    sent = [made([b"file"]) if n % 50 == 0 else made() for n in range(1500)]  # enough for two processes
+    a_bundle(tmp_path / "b.bin", *sent)
+    out = tmp_path / "out"
+    args = ["decrypt", tmp_path / "b.bin", "--out", out, "--keyring", secretariat.keyring]
+    args += ["--passphrase-file", secretariat.passfile]
+    tool = subprocess.Popen(
+        [BIN / "intake-offline", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not (helper := children(tool.pid)) and tool.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert helper, "no second process was started"
+    os.kill(helper[0], signal.SIGKILL)
+    _, stderr = tool.communicate(timeout=120)
+    assert tool.returncode == 2 and "Traceback" not in stderr, stderr
+    assert "the second process opening items stopped" in stderr and "run decrypt again" in stderr
+    assert Secretariat.requests(out) == []
+
+    secretariat.decrypt(tmp_path / "b.bin", out)
+    assert len(Secretariat.requests(out)) == len(sent)
+    check_index(out)
