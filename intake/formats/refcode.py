@@ -29,8 +29,23 @@ LOOKUP_PERSON = b"intake.lookup.v1"
 REPLY_PERSON = b"intake.reply.v1"
 
 
+MAX_TYPED = 200  # code points: longer text is refused before it is read
+
+# Why a text is not a code. None of them says anything about which codes exist.
+NOT_A_CODE = {
+    "length": "not a reference code",  # not 20 symbols once separators are dropped
+    "symbols": "not a reference code",  # 20, but some are not in the alphabet
+    "check": "the check symbol does not match",
+}
+
+
 class InvalidCode(ValueError):
-    """Text that is not a reference code, or whose check symbol does not match."""
+    """Text that is not a reference code, or whose check symbol does not match: `reason` says
+    which (a key of NOT_A_CODE), `count` how many symbols it has once separators are dropped."""
+
+    def __init__(self, reason: str, count: int):
+        super().__init__(NOT_A_CODE[reason])
+        self.reason, self.count = reason, count
 
 
 # The check symbol is a Damm check over GF(32) (polynomial x^5 + x^2 + 1): the operation
@@ -66,15 +81,19 @@ def display(code: str) -> str:
 
 def normalise(text: str) -> str:
     """Return the canonical code a person meant, or raise InvalidCode."""
-    if not isinstance(text, str) or len(text) > 200:
-        raise InvalidCode("not a reference code")
+    if not isinstance(text, str):
+        raise InvalidCode("length", 0)
+    if len(text) > MAX_TYPED:
+        raise InvalidCode("length", len(text))
     text = unicodedata.normalize("NFKC", text).upper().translate(_TRANSLATE)
     # Drop spaces, hyphens of every kind, and invisible marks copied from a right-to-left page.
     kept = "".join(c for c in text if unicodedata.category(c) not in ("Zs", "Pd", "Cf", "Cc"))
-    if len(kept) != LENGTH or any(c not in _VALUE for c in kept):
-        raise InvalidCode("not a reference code")
+    if len(kept) != LENGTH:
+        raise InvalidCode("length", len(kept))
+    if any(c not in _VALUE for c in kept):
+        raise InvalidCode("symbols", LENGTH)
     if _damm(_VALUE[c] for c in kept) != 0:
-        raise InvalidCode("the check symbol does not match")
+        raise InvalidCode("check", LENGTH)
     return kept
 
 

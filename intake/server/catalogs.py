@@ -1,5 +1,6 @@
 """The translation pipeline in one place: extract, update, compile, and CI's completeness check."""
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def update() -> list[str]:
         if lang == "en":
             continue
         if _po(lang).exists():
+            before = _po(lang).read_text(encoding="utf-8")
             _pybabel(
                 "update",
                 "-i",
@@ -70,9 +72,21 @@ def update() -> list[str]:
                 "--no-fuzzy-matching",
                 "--ignore-obsolete",
             )
+            _keep_creation_date(_po(lang), before)
         else:
             _pybabel("init", "-i", str(POT), "-d", str(DIR), "-l", lang)
     return check()
+
+
+def _keep_creation_date(po: Path, before: str) -> None:
+    """pybabel stamps each merge with the time of day: a catalog whose messages did not change
+    would differ, and every branch that touches the catalogs would conflict on that line."""
+    stamp = re.compile(r'^"POT-Creation-Date: [^"]*"$', re.M)
+    old = stamp.search(before)
+    if old:
+        po.write_text(
+            stamp.sub(lambda _: old.group(0), po.read_text(encoding="utf-8"), count=1), encoding="utf-8"
+        )
 
 
 def _ids(path: Path) -> set:

@@ -220,14 +220,20 @@ class Store:
 
     # Rate limits, shared by every worker and machine.
 
-    def allow(self, name: str, per_minute: int) -> bool:
-        """Count one event against a site-wide rate: at most a sixth of it in any ten seconds."""
-        window, limit = int(time.time()) // WINDOW, max(1, per_minute // 6)
+    def allow(self, name: str, per_minute: int, now: float | None = None) -> bool:
+        """Count one event against a site-wide rate: at most a sixth of it in any ten seconds.
+        `now` is the clock reading (tests pass one)."""
+        window = int(time.time() if now is None else now) // WINDOW
+        limit = max(1, per_minute // 6)
         with self.db.transaction(durable=False) as cur:
             cur.execute("INSERT INTO limits (name, slot, used) VALUES (?, ?, 0) ON CONFLICT (name) DO NOTHING",
                         (name, window))  # fmt: skip
-            cur.execute("UPDATE limits SET used = CASE WHEN slot = ? THEN used + 1 ELSE 1 END, slot = ? "
-                        "WHERE name = ? AND (slot <> ? OR used < ?)", (window, window, name, window, limit))  # fmt: skip
+            # A reading older than the counter's window counts in that window: the window only moves
+            # forward, or a worker that read the clock just before it turned would reopen it.
+            cur.execute("UPDATE limits SET used = CASE WHEN slot >= ? THEN used + 1 ELSE 1 END, "
+                        "slot = CASE WHEN slot >= ? THEN slot ELSE ? END "
+                        "WHERE name = ? AND (slot < ? OR used < ?)",
+                        (window, window, window, name, window, limit))  # fmt: skip
             return cur.rowcount == 1
 
     def tick(self) -> None:

@@ -114,20 +114,27 @@
     return x & GF32_CARRY ? x ^ GF32_REDUCE : x;
   }
 
-  /* refcode.normalise: look-alikes, separators and invisible marks, then the Damm check; the
-     display form (refcode.display), or null. */
-  function normaliseCode(text, lookalikes) {
-    if (codePointLength(text) > MAX_TYPED_CODE) return null;
+  /* refcode.normalise: look-alikes, separators and invisible marks, then the Damm check. Returns
+     {code: the display form (refcode.display), or null; problem: null, or why it is not a code
+     (refcode.InvalidCode.reason: "length", "symbols", "check"); count: its symbols once the
+     separators are dropped (refcode.InvalidCode.count)}. */
+  function examineCode(text, lookalikes) {
+    var typed = codePointLength(text);
+    if (typed > MAX_TYPED_CODE) return { code: null, problem: "length", count: typed };
     var chars = Array.from(text.normalize("NFKC").toUpperCase());
     var kept = chars.map(function (c) { return lookalikes[c] || c; }).join("").replace(CODE_IGNORED, "");
-    if (codePointLength(kept) !== CODE_LENGTH) return null;
-    var interim = 0;
-    for (var i = 0; i < kept.length; i++) {
-      var value = ALPHABET.indexOf(kept[i]);
-      if (value < 0) return null;
-      interim = gf32Double(interim) ^ value;
-    }
-    return interim === 0 ? kept.match(new RegExp(".{" + CODE_GROUP + "}", "g")).join("-") : null;
+    var count = codePointLength(kept);
+    if (count !== CODE_LENGTH) return { code: null, problem: "length", count: count };
+    var values = Array.from(kept).map(function (c) { return ALPHABET.indexOf(c); });
+    if (values.indexOf(-1) >= 0) return { code: null, problem: "symbols", count: count };
+    var interim = values.reduce(function (sum, value) { return gf32Double(sum) ^ value; }, 0);
+    if (interim !== 0) return { code: null, problem: "check", count: count };
+    return { code: kept.match(new RegExp(".{" + CODE_GROUP + "}", "g")).join("-"), problem: null, count: count };
+  }
+
+  /* refcode.normalise: the display form, or null. */
+  function normaliseCode(text, lookalikes) {
+    return examineCode(text, lookalikes).code;
   }
 
   /* The server's validators, in the order the server applies them (fields.field_rule describes
@@ -273,7 +280,8 @@
       CODE_LENGTH: CODE_LENGTH, CODE_GROUP: CODE_GROUP, MAX_TYPED_CODE: MAX_TYPED_CODE,
       GF32_CARRY: GF32_CARRY, GF32_REDUCE: GF32_REDUCE, MAX_DIGITS: MAX_DIGITS, DIGITS_IN_RUN: DIGITS_IN_RUN
     },
-    clean: clean, codePointLength: codePointLength, wholeNumber: wholeNumber, normaliseCode: normaliseCode,
+    clean: clean, codePointLength: codePointLength, wholeNumber: wholeNumber, examineCode: examineCode,
+    normaliseCode: normaliseCode,
     check: check, hexBytes: hexBytes, toHex: toHex, base64url: base64url, bodyPayload: bodyPayload,
     buildFrame: buildFrame, seal: seal, padme: padme, sealStream: sealStream, mediaType: mediaType,
     fileName: fileName, sealAttachment: sealAttachment

@@ -74,19 +74,23 @@
     summary.focus();
   }
 
-  function showFailure(form, text) {
+  /* options.fallback false: no button to let the server seal (a follow-up whose code the server
+     must never receive), and options.failed says what to do instead. */
+  function showFailure(form, text, options) {
     var box = element("div", "summary js-message");
     box.setAttribute("role", "alert");
     box.tabIndex = -1;
     box.appendChild(element("h2", null, text.failedTitle));
-    box.appendChild(element("p", null, text.failed));
-    var fallback = element("button", null, text.fallback);
-    fallback.type = "button";
-    fallback.addEventListener("click", function () {
-      form.dataset.sealing = "off";  // the defender chose to let the server seal
-      form.submit();
-    });
-    box.appendChild(fallback);
+    box.appendChild(element("p", null, options.failed || text.failed));
+    if (options.fallback !== false) {
+      var fallback = element("button", null, text.fallback);
+      fallback.type = "button";
+      fallback.addEventListener("click", function () {
+        form.dataset.sealing = "off";  // the defender chose to let the server seal
+        form.submit();
+      });
+      box.appendChild(fallback);
+    }
     form.parentNode.insertBefore(box, form);
     box.focus();
   }
@@ -140,7 +144,8 @@
     form.submit();
   }
 
-  function attach(form) {
+  function attach(form, options) {
+    options = options || {};
     var text = JSON.parse(form.dataset.messages);
     var rules = JSON.parse(form.dataset.rules);
     var tables = { lookalikes: JSON.parse(form.dataset.lookalikes), digits: JSON.parse(form.dataset.digits) };
@@ -175,7 +180,7 @@
         });
       }).catch(function () {
         if (busy && busy.parentNode) busy.parentNode.removeChild(busy);
-        showFailure(form, text);
+        showFailure(form, text, options);
       });
     });
   }
@@ -189,6 +194,7 @@
   }
 
   var forms = document.querySelectorAll("form[data-seal]");
-  Array.prototype.forEach.call(forms, attach);
+  Array.prototype.forEach.call(forms, function (form) { attach(form); });
+  root.intakeSeal = { attach: attach };  // for a form that arrives later (lookup.js's follow-up)
   root.addEventListener("pageshow", function () { Array.prototype.forEach.call(forms, restore); });
 })(window);

@@ -20,7 +20,7 @@ ERROR_TEXT = {
         _l("Something in what was sent was not valid. Please go back, reload the page and try again."),
     ),
     403: (
-        _l("The form had expired"),
+        _l("The form has expired"),
         _l(
             "For your safety, forms expire after some hours, or when the browser's data for this site is deleted (for example with a new Tor identity). Go back in your browser: your answers may still be there. Copy them somewhere safe, then reload the page and send again."
         ),
@@ -44,9 +44,7 @@ ERROR_TEXT = {
     ),
     429: (
         _l("The site is very busy right now"),
-        _l(
-            "The site is receiving too many requests. Nothing was stored. Please wait a few minutes and try again."
-        ),
+        _l("Nothing was stored. Please wait a few minutes and try again."),
     ),
     500: (
         _l("Something went wrong"),
@@ -55,7 +53,7 @@ ERROR_TEXT = {
     503: (
         _l("The site is offline"),
         _l(
-            "The site cannot accept requests at the moment. Nothing was stored. Please try again later. If you are in immediate danger, do not wait for this site to come back: contact people you trust and your emergency contacts."
+            "The site cannot receive requests at the moment. Nothing was stored. Please try again later. If you are in immediate danger, do not wait for this site to come back: contact people you trust and your emergency contacts."
         ),
     ),
 }

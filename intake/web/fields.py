@@ -39,10 +39,11 @@ class Required:
 
 
 class RequiredIf:
-    """Required when another field has one of the given values (or, for a list, contains one)."""
+    """Required when another field has one of the given values (or, for a list, contains one).
+    `when` says so beside the question, in the defender's words: "(only if you chose Other)"."""
 
-    def __init__(self, other: str, *values: str):
-        self.other, self.values = other, values
+    def __init__(self, other: str, *values: str, when):
+        self.other, self.values, self.when = other, values, when
 
     def __call__(self, form, field):
         data = form[self.other].data
@@ -52,11 +53,12 @@ class RequiredIf:
 
 
 class MaxLength:
-    """At most `max` characters after cleaning; the same number is the control's maxlength."""
+    """At most `max` characters after cleaning, stated under the question unless `stated` is False
+    (a reference code's guard is no limit a defender needs to read)."""
 
-    def __init__(self, max: int):
+    def __init__(self, max: int, stated: bool = True):
         self.max = max
-        self.field_flags = {"maxlength": max}
+        self.field_flags = {"maxlength": max} if stated else {}
 
     def __call__(self, form, field):
         if field.data and len(field.data) > self.max:
@@ -78,7 +80,6 @@ class WholeNumber:
 
     def __init__(self, high: int):
         self.high = high
-        self.field_flags = {"maxlength": 16}
 
     def __call__(self, form, field):
         if not field.data:
@@ -96,8 +97,6 @@ class WholeNumber:
 class ReferenceCode:
     """A reference code as people type it; stored in its display form."""
 
-    field_flags = {"maxlength": 40}
-
     def __call__(self, form, field):
         if not field.data:
             return
@@ -107,6 +106,44 @@ class ReferenceCode:
             raise ValidationError(
                 _l("This reference code is not valid. Please check it, or leave the field empty.")
             ) from None
+
+
+# What the status page says of a code that cannot be a code (refcode.InvalidCode's reasons), each
+# with what to do about it. None of them tells anything about which codes exist.
+CODE_PROBLEMS = {
+    "empty": _l("Please type your reference code."),
+    "length": _l(
+        "A reference code has 20 letters and digits, not counting hyphens and spaces, and this has "
+        "%(count)d. Please compare it with the code you wrote down: one may be missing or extra."
+    ),
+    "symbols": _l(
+        "This contains a character that is never part of a reference code: a reference code has "
+        "only digits and Latin letters. Please compare it with the code you wrote down."
+    ),
+    "check": _l(
+        "This code has a typing mistake: a letter or digit may be wrong, or two next to each other "
+        "swapped. Please compare it, group by group, with the code you wrote down."
+    ),
+}
+
+
+def code_problem(reason: str, count: int) -> str:
+    """The status page's sentence for a code that cannot be a code, in the page's language."""
+    return str(CODE_PROBLEMS[reason]) % {"count": count}
+
+
+class TypedCode:
+    """The status page's reference code, kept as typed; why it cannot be a code, when it cannot."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form, field):
+        if not field.data:
+            raise StopValidation(code_problem("empty", 0))
+        try:
+            refcode.normalise(field.data)
+        except refcode.InvalidCode as e:
+            raise StopValidation(code_problem(e.reason, e.count)) from None
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -120,8 +157,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 URGENCY = [
-    ("critical", _l("In immediate danger (help needed within days)")),
-    ("high", _l("Within weeks")),
+    ("critical", _l("Very urgent: help is needed within days")),
+    ("high", _l("Urgent: help is needed within weeks")),
     ("normal", _l("Not urgent")),
 ]
 YES_NO = [("yes", _l("Yes")), ("no", _l("No"))]
@@ -169,6 +206,28 @@ def text(label, limit, *validators, help=None, area=False):
     """A cleaned text field with a maximum length."""
     kind = TextAreaField if area else StringField
     return kind(label, [*validators, MaxLength(limit)], filters=[clean], description=help)
+
+
+def number(label, high, help=None):
+    """A whole number, typed on a phone's number keyboard (any digits and separators are read)."""
+    return StringField(
+        label, [WholeNumber(high)], filters=[clean], description=help, render_kw={"inputmode": "numeric"}
+    )
+
+
+# A reference code is typed in capitals, left to right, and no spelling checker may "correct" it.
+CODE_INPUT = {"autocapitalize": "characters", "autocomplete": "off", "spellcheck": "false", "dir": "ltr"}
+
+
+def note(field):
+    """What the page says beside a question about answering it: "(optional)", the case in which
+    it is needed, or nothing for a question that must be answered."""
+    for validator in field.validators:
+        if isinstance(validator, Required):
+            return None
+        if isinstance(validator, RequiredIf):
+            return validator.when
+    return _l("(optional)")
 
 
 def as_choices(pairs) -> list[SelectChoice]:

@@ -8,10 +8,11 @@ from flask_wtf.form import _Auto
 from wtforms import HiddenField, SelectField, StringField
 
 from intake.web.fields import (
+    CODE_INPUT,
     CONTACT_LANGUAGES,
-    MaxLength,
     ReferenceCode,
     Required,
+    TypedCode,
     choice,
     clean,
     field_rule,
@@ -71,9 +72,10 @@ class FeedbackForm(SealableForm):
         ),
     )
     reference_code = StringField(
-        _l("Reference code of an earlier request (optional)"),
+        _l("Reference code of an earlier request"),
         [ReferenceCode()],
         filters=[clean],
+        render_kw=CODE_INPUT,
         description=_l(
             "Only if this is about a request you sent. Leave it empty if you prefer not to link them."
         ),
@@ -89,7 +91,7 @@ class FeedbackForm(SealableForm):
         ),
     )
     contact_details = text(
-        _l("How can we reply to you? (optional)"),
+        _l("How can we reply to you?"),
         200,
         help=_l(
             "Leave it empty to get our reply only on this website, with the reference code you will "
@@ -123,7 +125,7 @@ class FollowupForm(SealableForm):
         ),
     )
     contact_details = text(
-        _l("New contact details (optional)"),
+        _l("New contact details"),
         200,
         help=_l("Only if the way to reach you safely has changed."),
     )
@@ -140,9 +142,12 @@ class StatusForm(AnswersForm):
 
     reference_code = StringField(
         _l("Your reference code"),
-        [Required(), MaxLength(60)],
+        [TypedCode()],
         filters=[clean],
+        # Not kept in the browser's form history, nor sent to a spelling service.
+        render_kw=CODE_INPUT,
+        # The example's hyphens do not break (U+2011): a code on two lines invites a copying mistake.
         description=_l(
-            "It looks like XXXXX-XXXXX-XXXXX-XXXXX. Capital or small letters, with or without hyphens."
+            "It looks like XXXXX\u2011XXXXX\u2011XXXXX\u2011XXXXX. Capital or small letters, with or without hyphens."
         ),
     )

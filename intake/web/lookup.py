@@ -1,7 +1,10 @@
 """The status lookup: the same work and one answer length for every code, known or not."""
 
+import base64
 import datetime
+import json
 import logging
+import re
 
 from flask import g, render_template, request
 from flask_babel import format_date
@@ -10,10 +13,11 @@ from flask_babel import lazy_gettext as _l
 
 from intake.formats import refcode, return_bundle
 from intake.server import statuses
+from intake.web.fields import CODE_PROBLEMS, code_problem
 from intake.web.forms import FollowupForm, StatusForm
 from intake.web.pages import bp
 from intake.web.services import services
-from intake.web.submit import seal_context, upload_limits
+from intake.web.submit import LOOKALIKES_JSON, seal_context, upload_limits
 
 log = logging.getLogger("intake")
 
@@ -47,29 +51,36 @@ STATUS_TEXT = {
 }
 
 
-# When a code is mistyped or unknown, the same steps run on these stand-ins, so the time an
+# When a code cannot be one or finds nothing, the same steps run on these stand-ins, so the time an
 # answer takes does not tell whether a code exists.
 STAND_IN_CODE = "0" * refcode.LENGTH
-STAND_IN_CODE_DISPLAY = refcode.display(STAND_IN_CODE)
+STAND_IN_LOOKUP = refcode.lookup_id(STAND_IN_CODE)
 STAND_IN_MESSAGE = bytes(return_bundle.SEALED_MESSAGE_SIZE)
+LOOKUP_ID_FIELD = "lookup_id"  # what lookup.js posts instead of the code: the lookup id, in hex
+_LOOKUP_ID = re.compile(r"[0-9a-f]{64}")
 
 
-def lookup(typed: str):
-    """Return (code, status, message) for a typed code, or (None, None, None), doing equal work.
+def find(lookup: bytes):
+    """The status filed under a lookup id, or None: one read and one proof checked, whatever is found.
 
     A status is shown only if its proof holds: the secretariat's signature, or the server's own
     MAC (statuses.verified), so one written into the database by anyone else is never shown.
     """
+    row = services().store.status(lookup)
+    if not statuses.verified(row, services().verify_keys(), services().mac_key) and row is not None:
+        log.error("a status record's proof does not hold: it is not shown")
+        row = None
+    return statuses.as_update(row) if row is not None else None
+
+
+def lookup(typed: str):
+    """Return (code, status, message) for a typed code, or (None, None, None), doing equal work."""
     try:
         code = refcode.normalise(typed)
     except refcode.InvalidCode:
         code = None
     probe = code or STAND_IN_CODE
-    row = services().store.status(refcode.lookup_id(probe))
-    if not statuses.verified(row, services().verify_keys(), services().mac_key) and row is not None:
-        log.error("a status record's proof does not hold: it is not shown")
-        row = None
-    found = statuses.as_update(row) if row is not None else None
+    found = find(refcode.lookup_id(probe))
     sealed = found.sealed_message if found and found.sealed_message else STAND_IN_MESSAGE
     try:
         message = return_bundle.open_message(sealed, refcode.reply_key(probe))
@@ -82,61 +93,140 @@ def lookup(typed: str):
 
 @bp.route("/status", methods=["GET", "POST"])
 def status():
-    """Look up a status by reference code; unknown and mistyped codes get the same answer."""
+    """Look up a status by reference code: what was typed stays in the field; a code that cannot be a
+    code is told so; every well-formed code that finds nothing gets the same answer."""
     form = StatusForm()
     if request.method == "GET":
-        return render_template("status.html", form=form)
-    if not form.validate_on_submit():
-        return render_template("status.html", form=form), 403 if form.csrf_token.errors else 400
+        return page(form)
+    if LOOKUP_ID_FIELD in request.form:
+        return looked_up_in_the_browser(form)
+    typed = form.reference_code.data or ""
+    valid = form.validate_on_submit()
+    if form.csrf_token.errors:
+        return padded(page(form), typed), 403
     if not services().store.allow("lookups", services().config.lookups_per_minute):
-        form.reference_code.data = ""
-        return padded(render_template("status.html", form=form, busy=True)), 429
-    code, found, message = lookup(form.reference_code.data or "")
-    form.reference_code.data = ""  # the code is not shown back under the answer
-    return padded(result_page(form, code, found, message))
+        return padded(page(form, busy=True), typed), 429
+    code, found, message = lookup(typed)  # the same work for every code, one that cannot be one too
+    if not valid:
+        return padded(page(form), typed), 400
+    return padded(result_page(form, found if code else None, code=code, message=message), typed)
 
 
-def result_page(form, code: str | None, found, message: str | None) -> str:
-    """The answer to a lookup: the status and message, or the one neutral "not found"."""
-    if code is None or found is None:
-        return render_template("status.html", form=form, not_found=True)
+def looked_up_in_the_browser(form):
+    """A lookup lookup.js sent: the lookup id alone, derived from the code in the browser, which
+    opens the message itself. The same work, the same rate and one length for every id, known,
+    unknown or damaged; the server never has the code, so it shows none back."""
+    text = request.form[LOOKUP_ID_FIELD]
+    beside = set(request.form) - {LOOKUP_ID_FIELD, form.meta.csrf_field_name}  # a code in clear, say
+    damaged = bool(beside) or not _LOOKUP_ID.fullmatch(text)
+    form.reference_code.data = ""  # nothing typed came: lookup.js puts back what is in the field
+    if not form.csrf_token.validate(form):
+        return padded(page(form)), 403
+    if not services().store.allow("lookups", services().config.lookups_per_minute):
+        return padded(page(form, busy=True)), 429
+    found = find(STAND_IN_LOOKUP if damaged else bytes.fromhex(text))
+    if damaged:
+        return padded(page(form, damaged=True)), 400
+    sealed = found.sealed_message if found else None
+    return padded(result_page(form, found, sealed=base64url(sealed) if sealed else None))
+
+
+def base64url(data: bytes) -> str:
+    """Bytes for a page's attribute: base64url without padding, as lookup-format.js reads them."""
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def page(form, **context) -> str:
+    """The status page, with what lookup.js needs to look a code up without sending it."""
+    messages = {reason: str(problem) for reason, problem in CODE_PROBLEMS.items()}  # with %(count)d
+    messages |= {
+        "summary": _("Please check these answers"),
+        "failedTitle": _("Your browser could not check this code"),
+        "failed": _(
+            "Nothing was sent, or no answer came back. You can try again, or let the server check it: your reference code then travels to the server over this connection, as it does when JavaScript is off."
+        ),
+        "fallback": _("Let the server check the code"),
+        "unopened": _(
+            "Your browser could not open this message. To read it, switch JavaScript off and check your reference code again."
+        ),
+        "followupFailed": _(
+            "Nothing was sent. Please try again. If it fails again, switch JavaScript off and check your reference code again: you can then send your answer from there."
+        ),
+    }
+    script = {
+        "lookalikes": LOOKALIKES_JSON,
+        "messages": json.dumps(messages, ensure_ascii=False),
+        "names": {
+            "code": form.reference_code.name,
+            "lookup": LOOKUP_ID_FIELD,
+            "token": form.meta.csrf_field_name,
+        },
+    }
+    return render_template("status.html", form=form, script=script, **context)
+
+
+def result_page(
+    form, found, code: str | None = None, message: str | None = None, sealed: str | None = None
+) -> str:
+    """The answer to a lookup: the status and message (opened here, or `sealed` for the page to open),
+    or the one neutral "not found"."""
+    if found is None:
+        return page(form, not_found=True)
     name, meaning = STATUS_TEXT[found.status]
-    context = {"status": found, "name": _(name), "meaning": _(meaning), "message": message}
+    context = {"status": found, "name": _(name), "meaning": _(meaning), "message": message, "sealed": sealed}
     if found.status == "more_info":
-        more = FollowupForm(formdata=None, reference_code=refcode.display(code))
+        # The code goes back inside the sealed follow-up: from here when the server was given it,
+        # else lookup.js fills it in.
+        more = FollowupForm(formdata=None, reference_code=refcode.display(code) if code else "")
         context |= {"followup": more, "seal": seal_context(more), "limits": upload_limits()}
-    return render_template("status.html", form=form, **context)
+    return page(form, **context)
 
 
 # The message that takes the most room on a page: the longest allowed, every byte escaped to 5.
 LONGEST_MESSAGE = '"' * return_bundle.MAX_MESSAGE
+# What takes the most room in the field: the longest text read as a code, every character escaped.
+LONGEST_TYPED = '"' * refcode.MAX_TYPED
 
 
-def padded(page: str) -> str:
+def padded(answer: str, typed: str = "") -> str:
     """Pad a lookup's answer to one length per language, so that neither the access log nor anyone
-    watching the connection learns the status or the length of the secretariat's message."""
+    watching the connection learns the status, the length of the secretariat's message, or whether
+    the browser or the server looked the code up."""
     sizes = services().result_sizes
     if g.lang not in sizes:
-        sizes[g.lang] = _largest_result(page)
-    missing = sizes[g.lang] - len(page.encode("utf-8"))
-    if missing < 0:  # cannot happen while _largest_result is right; never hide that it was wrong
-        log.error("a status page is longer than the largest one computed; its length shows")
-        return page
+        sizes[g.lang] = _largest_result(answer)
+    missing = sizes[g.lang] - len(answer.encode("utf-8"))
+    if missing < 0:
+        # Text longer than any code, shown back in the field: its length is the request's, which
+        # the connection showed already. Anything else cannot happen while _largest_result is
+        # right; never hide that it was wrong.
+        if len(typed) <= refcode.MAX_TYPED:
+            log.error("a status page is longer than the largest one computed; its length shows")
+        return answer
     filler = "<!--" + " " * max(0, missing - 7) + "-->"
-    return page.replace("</body>", filler + "</body>", 1) if missing >= 7 else page + " " * missing
+    return answer.replace("</body>", filler + "</body>", 1) if missing >= 7 else answer + " " * missing
 
 
 def _largest_result(sample: str) -> int:
-    """The length every lookup answer in this language is padded to: the largest page a status can
-    make (more information needed, the longest message, the longest date), rounded up to 1 KiB."""
+    """The length every lookup answer in this language is padded to: the largest page a lookup can
+    make (more information needed, the longest message opened here or sealed for the page, the
+    longest date; or the longest text read as a code, shown back with the longest reason it cannot
+    be one), rounded up to 1 KiB."""
     longest_day = max(
         (datetime.date(2026, month, 28).isoformat() for month in range(1, 13)),
         key=lambda day: len(format_date(datetime.date.fromisoformat(day), format="long")),
     )
     form = StatusForm(formdata=None)
+    sealed = base64url(STAND_IN_MESSAGE)
     pages = [sample]
     for status in STATUS_TEXT:
         found = return_bundle.Update(bytes(32), status, longest_day)
-        pages.append(result_page(form, STAND_IN_CODE_DISPLAY, found, LONGEST_MESSAGE))
-    largest = max(len(page.encode("utf-8")) for page in pages) + 256
+        pages.append(result_page(form, found, code=STAND_IN_CODE, message=LONGEST_MESSAGE))
+        pages.append(result_page(form, found, sealed=sealed))
+    for reason in CODE_PROBLEMS:
+        typed = StatusForm(formdata=None, reference_code=LONGEST_TYPED)
+        typed.reference_code.errors = [code_problem(reason, 10 ** len(str(refcode.MAX_TYPED)) - 1)]
+        typed.csrf_token.errors = ["expired"]
+        pages += [page(typed, **{state: True}) for state in ("busy", "not_found", "damaged")]
+    largest = max(len(answer.encode("utf-8")) for answer in pages) + 256
     return -(-largest // 1024) * 1024

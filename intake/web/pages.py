@@ -8,6 +8,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask_babel import format_date
 
 from intake.formats import languages
+from intake.web import fields
 from intake.web.errors import ERROR_TEXT
 from intake.web.forms import FeedbackForm, FollowupForm
 from intake.web.services import services
@@ -43,6 +44,7 @@ def page_context():
         "format_date": format_day,
         "integrity": services().integrity.__getitem__,
         "demo_keys": services().key.demo,
+        "note": fields.note,
     }
 
 

@@ -8,6 +8,7 @@ CSP = "; ".join(
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self'",
+        "connect-src 'self'",  # the status page's script posts a lookup id to its own page
         "form-action 'self'",
         "frame-ancestors 'none'",
         "base-uri 'none'",

@@ -8,10 +8,12 @@ import unicodedata
 from typing import TYPE_CHECKING, cast
 
 from flask import g, render_template, request
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
-from intake.formats import envelope, refcode
+from intake.formats import envelope, languages, refcode
 from intake.server import accept
 from intake.server.store import Full
 from intake.web import uploads
@@ -146,8 +148,17 @@ def refuse(template: str, form, status: int, message: str, where: str = "refusal
 
 
 def receipt(code: str, kind: str):
-    """The reference code, shown only once the request is durably stored."""
-    return render_template("receipt.html", code=refcode.display(code), form_kind=kind)
+    """The reference code, shown only once the request is durably stored: one page holding the
+    receipt in every language, the page's own last, so that switching language keeps the code."""
+    shown = refcode.display(code)
+    receipts = []
+    for lang in sorted(languages.LANGUAGES, key=lambda lang: lang == g.lang):
+        with force_locale(lang):
+            text = render_template("_receipt_text.html", code=shown, form_kind=kind, lang=lang)
+        # render_template returns HTML that Jinja escaped already.
+        receipts.append((lang, languages.direction(lang), Markup(text)))  # noqa: S704
+    links = {lang: f"#receipt-{lang}" for lang in languages.LANGUAGES}
+    return render_template("receipt.html", receipts=receipts, language_links=links)
 
 
 def accept_envelope(form_class, template: str):
@@ -172,7 +183,7 @@ def accept_envelope(form_class, template: str):
         return refused(
             403,
             _(
-                "For your safety the form had expired. Nothing was stored. Go back in your browser: your answers may still be there. Copy them, reload the page and send again."
+                "For your safety, the form has expired. Nothing was stored. Go back in your browser: your answers may still be there. Copy them, reload the page and send again."
             ),
         )
     key = services().sealing_key()
@@ -217,7 +228,7 @@ def sealed_form_page(form_class, template: str):
     if not form.validate_on_submit():
         # Everything typed comes back, with the errors; an expired token is a 403 but loses nothing.
         return render_form(
-            template, form, 403 if form.csrf_token.errors else 400, files_dropped=bool(files.parts)
+            template, form, 403 if form.csrf_token.errors else 400, files_dropped=files.chosen()
         )
     try:
         staged = files.finish(uploads.FIELD) if getattr(form, "ATTACHMENTS", False) else []

@@ -2,7 +2,7 @@
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectField, StringField
+from wtforms import SelectField
 
 from intake.web.fields import (
     CONFIDENTIALITY,
@@ -13,16 +13,15 @@ from intake.web.fields import (
     YES_NO_UNSURE,
     Required,
     RequiredIf,
-    WholeNumber,
     checkboxes,
     choice,
-    clean,
     countries,
+    number,
     text,
 )
 from intake.web.forms import SealableForm
 
-NOT_INSTANT = _l("If you are in immediate danger, do not wait for an answer here: this form is not instant.")
+NOT_INSTANT = _l("If you are in immediate danger, do not wait for a reply here: replies take time.")
 
 
 class RequestForm(SealableForm):
@@ -41,11 +40,18 @@ class RequestForm(SealableForm):
     contact_details = text(
         _l("Address, number or user name"),
         200,
-        RequiredIf("contact_method", "email", "messaging_app", "phone", "other"),
+        RequiredIf(
+            "contact_method",
+            "email",
+            "messaging_app",
+            "phone",
+            "other",
+            when=_l("(not needed if we reply only on this website)"),
+        ),
         help=_l("Write exactly what we should use, for example the email address, or the app and user name."),
     )
     contact_safety = text(
-        _l("How can we contact you safely? (optional)"),
+        _l("How can we contact you safely?"),
         1000,
         area=True,
         help=_l(
@@ -77,14 +83,14 @@ class RequestForm(SealableForm):
     applied_elsewhere_details = text(
         _l("Which programmes, and what did they answer?"),
         1000,
-        RequiredIf("applied_elsewhere", "yes"),
+        RequiredIf("applied_elsewhere", "yes", when=_l("(only if you answered Yes)")),
         area=True,
-        help=_l("Name each one and say if the request is still open, accepted or refused."),
+        help=_l("Name each one and say if the request is still open, accepted or declined."),
     )
     measures_other = text(
         _l("Other measure"),
         200,
-        RequiredIf("measures", "other"),
+        RequiredIf("measures", "other", when=_l("(only if you chose “Other”)")),
         help=_l("Say in a few words what other measure is needed."),
     )
     risk_description = text(
@@ -109,7 +115,7 @@ class RequestForm(SealableForm):
         self.confidentiality.data = self.confidentiality.data or "keep_confidential"
 
 
-MEASURE_DETAILS = _l("Describe the measures you propose (optional)")
+MEASURE_DETAILS = _l("Describe the measures you propose")
 WORK_HELP = _l(
     "For example: which rights or which communities, and for how long. A few sentences are enough."
 )
@@ -143,13 +149,13 @@ class IndividualForm(RequestForm):
         ),
     )
     sender_relation = text(
-        _l("Your relation to the defender"),
+        _l("Your relationship to the defender"),
         100,
-        RequiredIf("on_behalf", "yes"),
-        help=_l("Only if you are writing for someone else. For example: colleague, lawyer, family member."),
+        RequiredIf("on_behalf", "yes", when=_l("(only if you are writing for someone else)")),
+        help=_l("For example: colleague, lawyer, family member."),
     )
     defender_aware = choice(
-        _l("Does the defender know about this request? (optional)"),
+        _l("Does the defender know about this request?"),
         YES_NO_UNSURE,
         help=_l("Only if you are writing for someone else. This helps us contact the defender safely."),
     )
@@ -169,7 +175,7 @@ class IndividualForm(RequestForm):
         help=_l("Choose the country where the risk is."),
     )
     current_country = choice(
-        _l("Country where the defender is now, if different (optional)"),
+        _l("Country where the defender is now, if different"),
         [],
         kind=SelectField,
         help=_l("Only tell us if it is safe to do so."),
@@ -186,7 +192,7 @@ class IndividualForm(RequestForm):
         ),
     )
     family_details = text(
-        _l("About the family members at risk (optional)"),
+        _l("About the family members at risk"),
         1000,
         area=True,
         help=_l("How many people, and how they are related to the defender. Names are not needed."),
@@ -196,7 +202,7 @@ class IndividualForm(RequestForm):
         [
             ("physical_security", _l("Physical security (for example safe transport, alarm systems)")),
             ("emergency_relocation", _l("Emergency relocation")),
-            ("legal_aid", _l("Legal aid (for example lawyer fees)")),
+            ("legal_aid", _l("Legal aid (for example lawyers' fees)")),
             ("medical", _l("Medical costs")),
             ("psychosocial", _l("Psychosocial support")),
             ("family_support", _l("Support for the family")),
@@ -218,11 +224,10 @@ class IndividualForm(RequestForm):
         area=True,
         help=_l("What exactly would help, and how it would make the defender safer."),
     )
-    amount_eur = StringField(
-        _l("Estimated cost in euros (optional)"),
-        [WholeNumber(1_000_000)],
-        filters=[clean],
-        description=_l(
+    amount_eur = number(
+        _l("Estimated cost in euros"),
+        1_000_000,
+        help=_l(
             "A rough estimate, in whole euros. As a guide, emergency grants run by our partners can cover "
             "up to 10,000 EUR (the average is 3,000 EUR). Each case is assessed on its own."
         ),
@@ -264,15 +269,13 @@ class OrganisationForm(RequestForm):
         help=_l("For example, a partner organisation writing for a group at risk."),
     )
     sender_relation = text(
-        _l("Your relation to the organisation"),
+        _l("Your relationship to the organisation"),
         100,
-        RequiredIf("on_behalf", "yes"),
-        help=_l(
-            "Only if you are writing from outside. For example: partner organisation, lawyer, or network."
-        ),
+        RequiredIf("on_behalf", "yes", when=_l("(only if you are writing from outside)")),
+        help=_l("For example: partner organisation, lawyer, or network."),
     )
     org_name = text(
-        _l("Name of the organisation (optional)"),
+        _l("Name of the organisation"),
         150,
         help=_l("Leave it empty, or use another name, if naming the organisation is not safe."),
     )
@@ -303,18 +306,15 @@ class OrganisationForm(RequestForm):
     org_work = text(
         _l("What human rights work does the organisation do?"), 2000, Required(), area=True, help=WORK_HELP
     )
-    members_at_risk = StringField(
-        _l("How many members or staff are at risk? (optional)"),
-        [WholeNumber(100_000)],
-        filters=[clean],
-        description=_l("An estimate is fine."),
+    members_at_risk = number(
+        _l("How many members or staff are at risk?"), 100_000, help=_l("An estimate is fine.")
     )
     measures = checkboxes(
         _l("What protection measures are needed?"),
         [
             ("physical_security", _l("Physical or office security")),
             ("emergency_relocation", _l("Emergency relocation")),
-            ("legal_aid", _l("Legal aid (for example lawyer fees)")),
+            ("legal_aid", _l("Legal aid (for example lawyers' fees)")),
             ("medical", _l("Medical costs")),
             ("psychosocial", _l("Psychosocial support")),
             ("family_support", _l("Support for members' families")),
@@ -334,11 +334,10 @@ class OrganisationForm(RequestForm):
         area=True,
         help=_l("What exactly would help, and how it would make the organisation safer."),
     )
-    amount_eur = StringField(
-        _l("Estimated cost in euros (optional)"),
-        [WholeNumber(1_000_000)],
-        filters=[clean],
-        description=_l(
+    amount_eur = number(
+        _l("Estimated cost in euros"),
+        1_000_000,
+        help=_l(
             "A rough estimate, in whole euros. As a guide, the support programme for organisations run by "
             "our partners can cover up to 15,000 EUR. Each case is assessed on its own."
         ),

@@ -84,6 +84,11 @@ class Part:
         """Werkzeug rewinds a finished part; the stream is write-once, so there is nothing to do."""
         return 0
 
+    @property
+    def chosen(self) -> bool:
+        """A file the defender chose: an empty file input still sends a part, with no name and no bytes."""
+        return bool(self.filename) or self.received > 0
+
     def finish(self) -> Staged:
         """Seal the last chunk and describe the staged stream."""
         if self.stream is None:
@@ -129,11 +134,15 @@ class Uploads:
         with contextlib.suppress(*self.store.db.errors):  # a stream left behind is swept the next day
             self.store.discard(streams)
 
+    def chosen(self) -> bool:
+        """Whether any file part carries a file the defender chose."""
+        return any(part.chosen for part in self.parts)
+
     def finish(self, field: str) -> list[Staged]:
         """Finish every real file of a field (an empty file input sends a part with no name)."""
         staged = []
         for part in [p for p in self.parts if p.field == field]:
-            if not part.filename and part.received == 0:
+            if not part.chosen:
                 self.parts.remove(part)
                 self.store.discard([part.stream.id] if part.stream else [])
             else:

@@ -97,3 +97,23 @@ def test_lookup_id_and_reply_key_are_distinct_and_stable():
     assert bytes(refcode.reply_key(code)) != refcode.lookup_id(code)
     assert bytes(refcode.reply_key(code).public_key) == bytes(refcode.reply_key(code).public_key)
     assert refcode.lookup_id(refcode.make()) != refcode.lookup_id(code)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "count"),
+    [
+        ("", "length", 0),
+        ("0123456789ABCDEFGHJ", "length", 19),  # a symbol missing
+        ("01234-56789-ABCDE-FGHJT-7", "length", 21),  # one too many: hyphens do not count
+        ("\u200b" * 181 + "0123456789ABCDEFGHJT", "length", 201),  # past the limit: not read at all
+        ("01234-56789-ABCDE-FGHJU", "symbols", 20),  # U is in no code
+        ("01234.56789.ABCDE.FGHJT"[:-1], "length", 22),  # a full stop is not a separator
+        ("01234-56789-ABCDE-FGHJV", "check", 20),  # one symbol wrong
+        ("10234-56789-ABCDE-FGHJT", "check", 20),  # two neighbours swapped
+        (None, "length", 0),
+    ],
+)
+def test_a_refusal_says_why(text, reason, count):
+    with pytest.raises(InvalidCode) as refused:
+        refcode.normalise(text)
+    assert (refused.value.reason, refused.value.count) == (reason, count)

@@ -133,7 +133,7 @@ def test_a_whole_round_in_the_desk(chromium, server, site, secretariat, tmp_path
         text = thread.first.inner_text()
         for msgid in ("How urgent is the situation?", "Country where the defender does human rights work"):
             assert questions.tr(msgid, "es") in text and questions.tr(msgid, "es") != msgid
-        assert "Colombia" in text and questions.tr("Legal aid (for example lawyer fees)", "es") in text
+        assert "Colombia" in text and questions.tr("Legal aid (for example lawyers' fees)", "es") in text
         assert "keep_confidential" not in text and "not_sure" not in text
         assert (
             "Español (es)" in page.locator(".panel").inner_text()

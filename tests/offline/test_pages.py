@@ -31,7 +31,7 @@ def test_request_pages_read_like_the_form_in_the_language_chosen_and_follow_ups_
     assert "Colombie" in shown and questions.tr("No, keep it confidential", "fr") in shown
     for raw in ("keep_confidential", "legal_aid", "Hr work", "not_sure", "this_site"):
         assert raw not in shown
-    assert questions.tr("About the family members at risk (optional)", "fr") not in shown  # empty: hidden
+    assert questions.tr("About the family members at risk", "fr") not in shown  # empty: hidden
     assert code in shown and f'<bdi dir="ltr" class="code">{code}</bdi>' in case
     # The feedback names the request it is about: a link to that case on its page.
     _, about = Secretariat.page_of(out, world.item(feedback))

@@ -116,6 +116,21 @@ def test_limits_are_shared_by_every_connection_to_the_database(site, engine):
     assert allowed[:10] == [True] * 10
 
 
+def test_a_worker_with_a_late_clock_reading_cannot_reopen_the_window(site, engine):
+    """A worker that read the clock just before a window turned, and reached the database just
+    after another worker counted in the new window, must not move the counter back: it did, and
+    under a flood on PostgreSQL the site let twice its limit through."""
+    first_start(site)
+    cfg = settings.from_environ(site)
+    window = int(time.time()) // 10 + 100  # ahead of any real clock, so no tick interferes
+    with datafolder.require(cfg) as one, datafolder.require(cfg) as other:
+        allowed = []
+        for _ in range(15):
+            allowed.append(one.allow("submit", 60, now=window * 10 + 0.1))  # the new window
+            allowed.append(other.allow("submit", 60, now=window * 10 - 0.1))  # a reading from the old one
+    assert sum(allowed) == 60 // 6
+
+
 def test_abandoned_uploads_are_swept_and_accepted_files_kept(site, engine, defender, generation, tmp_path):
     defender.submit("en", "individual", files=[("report.pdf", b"%PDF " * 3000, "application/pdf")])
     with store_of(site) as store:

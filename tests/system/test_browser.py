@@ -14,7 +14,7 @@ import pytest
 from intake.offline.decrypt import decrypt_bundle
 
 from ..actors import Secretariat
-from ..conftest import ARTIFACTS, LANGS, everything_under, filled, import_return
+from ..conftest import ARTIFACTS, LANGS, everything_under, filled
 
 FORMS = ("individual", "organisation", "feedback")
 
@@ -77,7 +77,7 @@ def test_every_form_round_trips_from_the_browser(chromium, server, tmp_path, key
         fill(page, answers)
         with page.expect_navigation():
             page.locator("form[data-seal] button[type=submit]").click()
-        code = page.locator("p.code bdi").inner_text()
+        code = page.locator("p.code bdi:visible").inner_text()
         assert re.fullmatch(r"[0-9A-Z]{5}(-[0-9A-Z]{5}){3}", code)
         body = posted[-1]
         fields = field_names(body)
@@ -110,7 +110,7 @@ def test_an_answer_at_its_limit_in_astral_letters_is_kept_whole(
     fill(page, filled("feedback", "ADLAM") | {"contact_details": adlam})
     with page.expect_navigation():
         page.locator("form[data-seal] button[type=submit]").click()
-    code = page.locator("p.code bdi").inner_text()
+    code = page.locator("p.code bdi:visible").inner_text()
     context.close()
     [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
     assert request["request"]["fields"]["contact_details"] == adlam
@@ -153,7 +153,7 @@ def test_a_sealing_failure_sends_nothing_and_offers_the_server(chromium, server,
     assert alert.is_visible() and posted == []
     with page.expect_navigation():
         alert.locator("button").click()
-    code = page.locator("p.code bdi").inner_text()
+    code = page.locator("p.code bdi:visible").inner_text()
     assert "FALLBACK" in urllib.parse.unquote_plus(posted[-1])  # feedback has no files: urlencoded
     [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
     assert request["origin"] == "server"
@@ -168,7 +168,7 @@ def test_numbers_in_any_script_the_server_reads_are_sealed_as_it_reads_them(
     fill(page, filled("individual", "DIGITS") | {"amount_eur": "३,०००"})  # Devanagari: 3,000
     with page.expect_navigation(timeout=20_000):
         page.locator("form[data-seal] button[type=submit]").click()
-    code = page.locator("p.code bdi").inner_text()
+    code = page.locator("p.code bdi:visible").inner_text()
     page.close()
     [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
     assert request["origin"] == "browser" and request["request"]["fields"]["amount_eur"] == "3000"
@@ -182,7 +182,7 @@ def test_a_lone_surrogate_is_sealed_as_the_browser_would_post_it(chromium, serve
     page.evaluate("document.querySelector('#message').value = 'cut \\ud83d here SURROGATE'")
     with page.expect_navigation():
         page.locator("form[data-seal] button[type=submit]").click()
-    code = page.locator("p.code bdi").inner_text()
+    code = page.locator("p.code bdi:visible").inner_text()
     page.close()
     [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
     assert (
@@ -202,52 +202,6 @@ def test_the_script_posts_the_envelope_under_the_name_the_page_gives(chromium, s
         page.locator("form[data-seal] button[type=submit]").click()
     assert field_names(posted[-1]) == {"csrf_token", "renamed_envelope"}  # the server refuses it: no envelope
     page.close()
-
-
-def test_a_follow_up_is_sealed_in_the_browser_with_its_code_inside(
-    chromium, server, site, generation, tmp_path, keyring
-):
-    from intake.formats import refcode, return_bundle
-
-    page = chromium.new_page()
-    page.goto(f"{server['url']}/ru/individual")
-    fill(page, filled("individual", "FIRST"))
-    with page.expect_navigation():
-        page.locator("form[data-seal] button[type=submit]").click()
-    code = page.locator("p.code bdi").inner_text()
-    asked = return_bundle.seal_message(
-        "Пришлите дату суда.", refcode.reply_key(refcode.normalise(code)).public_key
-    )
-    update = return_bundle.Update(
-        refcode.lookup_id(refcode.normalise(code)), "more_info", "2026-11-21", asked
-    )
-    bundle = return_bundle.encode(return_bundle.ReturnBundle(1, "2026-11-21", (update,), ()), generation.sign)
-    import_return(site, bundle, generation.sign.verify_key)
-
-    posted = []
-    page.on("request", lambda r: posted.append(r.post_data or "") if r.method == "POST" else None)
-    page.goto(f"{server['url']}/ru/status")
-    page.fill("#reference_code", code.replace("-", " ").lower())
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").last.click()
-    assert "Пришлите дату суда." in page.locator(".message").inner_text()
-    page.fill("#message", "Суд назначен на 12 марта. FOLLOWMARK")
-    with page.expect_navigation():
-        page.locator("form[data-kind=followup] button[type=submit]").click()
-    assert field_names(posted[-1]) == {"csrf_token", "envelope"}
-    assert "FOLLOWMARK" not in posted[-1] and code not in posted[-1]
-    assert page.locator("p.code").count() == 0
-    page.close()
-
-    received = export_and_read(tmp_path, server["env"], keyring)
-    assert [r["form"] for r in received if r["reference"] == code] in (
-        ["individual", "followup"],
-        ["followup", "individual"],
-    )
-    follow = [r for r in received if r["form"] == "followup"]
-    assert len(follow) == 1 and follow[0]["origin"] == "browser"
-    assert follow[0]["reference"] == code
-    assert follow[0]["request"]["fields"]["message"] == "Суд назначен на 12 марта. FOLLOWMARK"
 
 
 @pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
@@ -273,7 +227,7 @@ def test_attachments_round_trip_from_the_browser(chromium, server, site, tmp_pat
     page.set_input_files("#attachments", [str(p) for p in paths])
     with page.expect_navigation(timeout=120_000):
         page.locator("form[data-seal] button[type=submit]").click()
-    code = page.locator("p.code bdi").inner_text()
+    code = page.locator("p.code bdi:visible").inner_text()
     context.close()
     if javascript:
         assert marker not in posted[-1]  # the files left the browser sealed
@@ -313,3 +267,71 @@ def test_an_interrupted_upload_leaves_nothing(server, site):
     assert leftovers == []
     for _path, data in everything_under(site["INTAKE_DATA_DIR"], server["tmp"]):
         assert b"CUTMARK" not in data
+
+
+def send_from_the_browser(page, url: str, lang: str, form: str = "feedback", marker: str = "PHONE") -> str:
+    """Fill a form in and send it as a defender would; return the reference code on the receipt."""
+    page.goto(f"{url}/{lang}/{form}")
+    fill(page, filled(form, marker))
+    with page.expect_navigation():
+        page.locator("form[data-seal] button[type=submit]").click()
+    return page.locator("p.code bdi:visible").inner_text()
+
+
+# Where each line of an element's text lies, and the width of the page it must fit in.
+LINES = """selector => [...document.querySelectorAll(selector)].filter(e => e.offsetParent).map(e => {
+  const range = document.createRange();
+  range.selectNodeContents(e);
+  const rects = [...range.getClientRects()];
+  return {lines: new Set(rects.map(r => Math.round(r.top))).size, text: e.textContent,
+          left: Math.min(...rects.map(r => r.left)), right: Math.max(...rects.map(r => r.right)),
+          width: document.documentElement.clientWidth};
+})"""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_reference_code_is_one_line_on_a_phone(chromium, server, lang):
+    context = chromium.new_context(java_script_enabled=False, viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    code = send_from_the_browser(page, server["url"], lang)
+    for width in (320, 390, 1280):
+        page.set_viewport_size({"width": width, "height": 800})
+        shown = page.evaluate(LINES, "p.code bdi")
+        assert shown, width
+        for where in shown:
+            assert where["text"] == code and where["lines"] == 1, (width, where)
+            assert where["left"] >= 0 and where["right"] <= where["width"], (width, where)
+    # The example of a code in the status page's help does not break either.
+    page.goto(f"{server['url']}/{lang}/status")
+    for width in (320, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        assert page.evaluate(EXAMPLE_LINES, "#reference_code-help") == 1, width
+    context.close()
+
+
+# How many lines the example code in an element's text takes.
+EXAMPLE_LINES = """selector => {
+  const node = document.querySelector(selector).firstChild;
+  const start = node.data.indexOf("XXXXX");
+  const range = document.createRange();
+  range.setStart(node, start);
+  range.setEnd(node, start + 23);
+  return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+}"""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_switching_language_on_the_receipt_keeps_the_code(chromium, server, lang):
+    context = chromium.new_context(java_script_enabled=False, viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    code = send_from_the_browser(page, server["url"], lang, "individual", "SWITCH")
+    receipt_url = page.url
+    for other in LANGS:
+        page.locator(f'header .languages a[lang="{other}"]').click()
+        shown = page.locator(f'section[lang="{other}"]')
+        assert shown.is_visible() and shown.locator("p.code bdi").inner_text() == code, other
+        assert page.locator("section.receipt:visible").count() == (1 if other == lang else 2)
+        assert page.url.split("#")[0] == receipt_url.split("#")[0] and code not in page.url
+        if other != lang:  # the chosen language is where the page now is
+            assert -1 <= shown.bounding_box()["y"] < 50, other
+    context.close()

