@@ -17,7 +17,6 @@ from intake.offline.backup import BackupError
 from intake.offline.decisions import DecisionError
 from intake.offline.decrypt import decrypt_bundle
 from intake.offline.ledger import LedgerError
-from intake.offline.opening import SecondProcessStopped
 from intake.offline.plan import DELIVERED
 
 EXIT_OK, EXIT_ITEMS_FAILED, EXIT_ERROR = 0, 1, 2
@@ -350,7 +349,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         DecisionError,
         LedgerError,
         BackupError,
-        SecondProcessStopped,
         FileExistsError,
     ) as e:
         print(f"intake-offline: {e}", file=sys.stderr)

@@ -167,7 +167,7 @@ def test_a_second_process_decrypts_exactly_what_one_does(tmp_path):
         [(2, os.urandom(16), b"junk", True)],  # a file of no request
         [(1, os.urandom(16), sent[2].data, True)],  # a sealed body sent twice
         [(1, os.urandom(16), made().data, False)],  # a damaged entry
-        [(1, os.urandom(16), b"\x01" * len(sent[0].data), True)],  # not an item at all
+        [(1, os.urandom(16), b"\x01" * len(sent[0].data), True) for _ in range(3)],  # not items at all
     ]
     for place, entries in zip((140, 100, 70, 40, 5), hostile, strict=True):  # among the batches
         honest.insert(place, entries)
@@ -181,7 +181,7 @@ def test_a_second_process_decrypts_exactly_what_one_does(tmp_path):
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         children[helpers] = (after.ru_utime, after.ru_stime) > (before.ru_utime, before.ru_stime)
     assert children == {0: False, 1: True}  # a second process worked (its time counted), only when asked
-    assert reports[0].failures == reports[1].failures and len(reports[0].failures) == 5
+    assert reports[0].failures == reports[1].failures and len(reports[0].failures) == 7
     assert (reports[0].written, reports[1].written) == (150, 150)
     assert snapshot(tmp_path / "0") == snapshot(tmp_path / "1")
 
@@ -194,10 +194,11 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def test_a_second_process_that_stops_stops_the_run_with_a_message_and_loses_nothing(tmp_path):
+def test_when_the_second_process_dies_the_run_finishes_alone(tmp_path):
+    """Killed (out of memory, say) as soon as it starts: the run opens every item itself."""
     secretariat = Secretariat(tmp_path, KEYRING)
     sent = [made([b"file"]) if n % 50 == 0 else made() for n in range(1500)]  # enough for two processes
-    a_bundle(tmp_path / "b.bin", *sent)
+    ids = a_bundle(tmp_path / "b.bin", *sent)
     out = tmp_path / "out"
     args = ["decrypt", tmp_path / "b.bin", "--out", out, "--keyring", secretariat.keyring]
     args += ["--passphrase-file", secretariat.passfile]
@@ -205,15 +206,14 @@ def test_a_second_process_that_stops_stops_the_run_with_a_message_and_loses_noth
         [BIN / "intake-offline", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 60
-    while not (helper := children(tool.pid)) and tool.poll() is None and time.monotonic() < deadline:
+    while not (second := children(tool.pid)) and tool.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
-    assert helper, "no second process was started"
-    os.kill(helper[0], signal.SIGKILL)
-    _, stderr = tool.communicate(timeout=120)
-    assert tool.returncode == 2 and "Traceback" not in stderr, stderr
-    assert "the second process opening items stopped" in stderr and "run decrypt again" in stderr
-    assert Secretariat.requests(out) == []
-
-    secretariat.decrypt(tmp_path / "b.bin", out)
-    assert len(Secretariat.requests(out)) == len(sent)
+    assert second, "no second process was started"
+    os.kill(second[0], signal.SIGKILL)  # it lives until the last item is opened: the run is not over
+    stdout, stderr = tool.communicate(timeout=300)
+    assert tool.returncode == 0 and "Traceback" not in stderr, stderr
+    assert "1500 new requests, 0 already decrypted, 0 failed" in stdout
+    assert sorted(r["item"] for r in Secretariat.requests(out)) == sorted(i.hex() for i in ids)
+    for id_, m in list(zip(ids, sent, strict=True))[::50]:
+        check_honest(out, id_, m)
     check_index(out)
