@@ -72,14 +72,24 @@ def country_html(value: str, questions: Questions, lang: str) -> str:
     name = questions.country(value, lang)
     if name is None:
         return f'<bdi dir="auto">{text_html(value)}</bdi> <span class="muted">(not a country the form offers)</span>'
-    return f'<bdi dir="auto">{escape(name)}</bdi> <span class="muted">({escape(value)})</span>'
+    return _country(name, value)
+
+
+@functools.cache
+def _country(name: str, code: str) -> str:  # only the form's own countries: a few hundred at most
+    return f'<bdi dir="auto">{escape(name)}</bdi> <span class="muted">({escape(code)})</span>'
 
 
 def _choice(question: Question, value: str, lang: str) -> str:
     if value not in question.choices:
         return f'{text_html(value)} <span class="muted">(not one of the form\'s choices)</span>'
     label, translate = question.choices[value]
-    return escape(tr(label, lang) if translate else label)
+    return _words(label, lang) if translate else _escaped(label)
+
+
+@functools.cache
+def _escaped(text: str) -> str:  # only the form's own choices
+    return escape(text)
 
 
 def _answer(question: Question, value: object, questions: Questions, lang: str, case_href: CaseHref) -> str:
@@ -123,7 +133,7 @@ def answers_html(
 ) -> str:
     """The request's answers under the form's questions, section by section (headings of `level`), in `lang`."""
     body = request["request"]
-    fields, their_lang = body["fields"], body["lang"]
+    fields, their_lang = body["fields"], escape(body["lang"])
     parts: list[str] = []
     known: set[str] = set()
     for title, section in questions.sections(request["form"]):
@@ -139,7 +149,7 @@ def answers_html(
                     rows.append(f'{label}<dd class="missing">no answer</dd>')
                 continue
             answer = _answer(question, value, questions, lang, case_href)
-            rows.append(f'{label}<dd dir="auto" lang="{escape(their_lang)}">{answer}</dd>')
+            rows.append(f'{label}<dd dir="auto" lang="{their_lang}">{answer}</dd>')
         if rows:
             heading = f"<h{level}>{_words(title, lang)}</h{level}>" if title else ""
             parts.append(
@@ -148,7 +158,7 @@ def answers_html(
     unknown = [(name, value) for name, value in fields.items() if name not in known and not _empty(value)]
     if unknown:
         listed = "".join(
-            f'<dt dir="auto">{text_html(name)}</dt><dd dir="auto" lang="{escape(their_lang)}">'
+            f'<dt dir="auto">{text_html(name)}</dt><dd dir="auto" lang="{their_lang}">'
             f"{text_html(chr(10).join(v for v in (value if isinstance(value, list) else [value])))}</dd>"
             for name, value in unknown
         )
