@@ -12,7 +12,7 @@ from intake.formats.envelope import FormatError
 from intake.formats.keyring import Keyring
 from intake.formats.payload import JSONObject
 from intake.formats.refcode import display
-from intake.offline import cases, decisions, ledger, opening, pages, render, runs
+from intake.offline import beside, cases, decisions, ledger, opening, pages, render, runs
 from intake.offline.folder import Pending
 from intake.offline.runs import REQUESTS
 
@@ -228,11 +228,14 @@ def _decrypt(
     runs.forget_earlier(out, found.earlier + found.moved)
     if run.file.count:
         found.wrote(run.file.number, run.new)
-    _write_pages(out, found, {r["item"] for r in run.new}, report, lang)
+    _write_pages(out, found, {r["item"] for r in run.new}, report, lang, helpers)
 
 
-def _write_pages(out: Path, found: runs.Found, new: set[str], report: Report, lang: str) -> None:
-    """index.csv, the new rows of decisions.csv, the pages of the cases that changed, index.html."""
+def _write_pages(
+    out: Path, found: runs.Found, new: set[str], report: Report, lang: str, helpers: int
+) -> None:
+    """The new rows of decisions.csv, the pages of the cases that changed (by the second process,
+    if there is one), index.csv and index.html."""
     requests = found.requests
     if problem := decisions.prefill(out, requests):
         report.failures.append(problem)
@@ -242,8 +245,10 @@ def _write_pages(out: Path, found: runs.Found, new: set[str], report: Report, la
     # A new request changes its whole case's page (a follow-up joins the thread); a page missing
     # (a run stopped half-way, or requests of the earlier layout just moved) is written too.
     codes = {r["reference"] for r in requests if r["item"] in new}
-    sync(pages.write_run_pages(out, folder, codes, lang))
+    written = beside.Beside(lambda: pages.write_run_pages(out, folder, codes, lang), helpers)
     placed = pages.homes(folder)
     shown = {r["item"]: f"{REQUESTS}/{placed[r['reference']].page}" for r in requests}
     write_atomic(out / "index.csv", render.index_csv(requests, shown).encode("utf-8"))
     pages.write_index(out, folder, lang)
+    sync(written.result())
+    runs.remove_leftovers(out)  # a page a killed second process was writing
