@@ -164,6 +164,13 @@ def hostile_cases(generation):
         }
     ).encode()
     yield _raw_record_item(generation, record, good_body), "reference code is invalid"
+    for typed in (
+        refcode.display(refcode.make()),
+        refcode.make().lower(),
+    ):  # a code, not as the server writes it
+        fields = {"ref": typed, "day": "2026-11-21", "form": "individual", "origin": "server"}
+        record = json.dumps(fields | {"body": item.body_binding(good_body)}).encode()
+        yield _raw_record_item(generation, record, good_body), "reference code is not canonical"
     record = json.dumps(
         {
             "ref": refcode.make(),
