@@ -19,9 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The browser tests need Debian's Chromium and Node, the deployment tests the system's Python
-# with venv and systemd-analyze, the storage tests PostgreSQL (a throwaway cluster each run) and
-# the several-machines test HAProxy. Installed here when missing (as root), otherwise make stops
-# with what to install: tests never skip silently.
+# with venv and systemd-analyze, the storage tests PostgreSQL (a throwaway cluster each run), the
+# several-machines test HAProxy, and the test of what decrypt syncs strace. Installed here when
+# missing (as root), otherwise make stops with what to install: tests never skip silently.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
@@ -30,6 +30,7 @@ system-deps:
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v haproxy >/dev/null || missing="$$missing haproxy"; \
+	command -v strace >/dev/null || missing="$$missing strace"; \
 	/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $$missing; \

@@ -1,14 +1,19 @@
 """The people the tests act as, in the style of flaskr's AuthActions: a defender, a secretariat and
 an operator, each doing what they do with the real pages and the real commands."""
 
+import contextlib
 import csv
+import html
+import http.client
 import io
+import json
 import re
 import subprocess
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +126,22 @@ class Defender:
         """Ask the status page about a reference code."""
         return self.send(lang, "status", {"reference_code": code})
 
+    def message(self, lang: str, code: str) -> str:
+        """The secretariat's message as the status page shows it, as text ("" when there is none)."""
+        page = self.look_up(lang, code)
+        assert page.status_code == 200, page.text[:500]
+        found = re.search(r'<p class="message" dir="auto">(.*?)</p>', page.text, re.S)
+        return html.unescape(found.group(1)).strip() if found else ""
+
+    def follow_up(self, lang: str, code: str, message: str) -> None:
+        """Answer the secretariat's request for more information with the form the status page offers."""
+        page = self.look_up(lang, code).text
+        assert 'data-kind="followup"' in page, "the status page offers no follow-up form"
+        answers = {"csrf_token": csrf_token(page), "reference_code": code, "message": message}
+        body = urllib.parse.urlencode(answers | {"contact_details": ""}).encode()
+        response = self.post(f"/{lang}/followup", body, "application/x-www-form-urlencoded")
+        assert response.status_code == 200, response.text[:500]
+
 
 def run(command: str, *args, env=None, **kwargs) -> subprocess.CompletedProcess:
     """Run `intake` or `intake-offline` as typed in a shell with no terminal attached."""
@@ -178,11 +199,64 @@ class Secretariat:
         """Run `intake-offline` with the keyring and passphrase file."""
         return run("intake-offline", *args, "--keyring", self.keyring, "--passphrase-file", self.passfile)
 
-    def decrypt(self, bundle: Path, out: Path) -> Path:
+    def decrypt(self, bundle: Path, out: Path, *more) -> Path:
         """Decrypt a bundle into `out`; every item must open."""
-        result = self.run("decrypt", bundle, "--out", out)
+        result = self.run("decrypt", bundle, "--out", out, *more)
         assert result.returncode == 0, result.stderr
         return out
+
+    @staticmethod
+    def requests(out: Path) -> list[dict]:
+        """The requests decrypted into `out`, as a program reads them: every line of every run's file,
+        run by run (docs/formats.md, section 10f)."""
+        found = []
+        for path in sorted(Path(out).glob("requests/run-*.jsonl"), key=lambda p: int(p.stem[len("run-") :])):
+            found += [json.loads(line) for line in path.read_bytes().splitlines()]
+        return found
+
+    @staticmethod
+    def page_of(out: Path, item: str) -> tuple[Path, str]:
+        """The static page that shows a request, reached as a reader does, by the index's link to it;
+        and the part of it that shows the request's case."""
+        index = (Path(out) / "index.html").read_text(encoding="utf-8")
+        found = re.search(rf'href="(requests/run-[0-9]+-page-[0-9]+\.html)#item-{item}"', index)
+        assert found, f"index.html links no page for {item}"
+        page = (Path(out) / found.group(1)).read_text(encoding="utf-8")
+        assert '<article class="request' in page and f'id="item-{item}"' in page
+        start = page.rindex('<section class="case"', 0, page.index(f'id="item-{item}"'))
+        end = page.find('<section class="case"', start + 1)
+        return Path(out) / found.group(1), page[start : end if end > 0 else None]
+
+    @contextlib.contextmanager
+    def desk(self, out: Path, *, passphrase: bool = False, lang: str = "en") -> Iterator["Desk"]:
+        """`intake-offline desk` on `out`, started as the secretariat starts it (with the passphrase
+        file, or without: then the answer page asks for the passphrase); stopped afterwards."""
+        args = ["desk", out, "--keyring", self.keyring, "--lang", lang]
+        args += ["--passphrase-file", self.passfile] if passphrase else []
+        proc = subprocess.Popen(
+            [BIN / "intake-offline", *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            printed = []
+            for line in proc.stdout:  # the address comes once the socket listens
+                printed.append(line)
+                if "http://" in line:
+                    break
+            urls = re.findall(r"http://\S+", "".join(printed))
+            assert len(urls) == 1, (printed, proc.stderr.read() if proc.poll() is not None else "")
+            yield Desk(urls[0])
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            proc.stdout.close()
+            proc.stderr.close()
+
+    def backup(self, out: Path, target: Path, *more) -> subprocess.CompletedProcess:
+        """`intake-offline backup` of the keyring and `out` into `target`; the caller checks the outcome."""
+        return run("intake-offline", "backup", out, "--keyring", self.keyring, "--out", target, *more)
 
     def decide(self, out: Path, choices: dict) -> None:
         """Fill in decisions.csv as in a spreadsheet: reference -> (status, message)."""
@@ -202,3 +276,29 @@ class Secretariat:
         result = self.run("reply", out, "--out", target, *more)
         assert result.returncode == 0, result.stderr
         return target
+
+
+class Desk:
+    """A running desk: the one address it printed, and requests made as its own pages make them."""
+
+    def __init__(self, url: str):
+        self.url = url
+        parts = urllib.parse.urlsplit(url)
+        self.port, self.token = parts.port, parts.path.strip("/")
+
+    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, dict, str]:
+        """GET or POST `path` (after the token) with the desk's own host and origin."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = {"Host": f"127.0.0.1:{self.port}"}
+        data = None
+        if method == "POST":
+            data = urllib.parse.urlencode(form or {}).encode()
+            headers |= {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": f"http://127.0.0.1:{self.port}",
+            }
+        connection.request(method, f"/{self.token}{path}", body=data, headers=headers)
+        response = connection.getresponse()
+        result = response.status, dict(response.getheaders()), response.read().decode("utf-8", "replace")
+        connection.close()
+        return result

@@ -116,12 +116,17 @@ def database_url(request, engine):
 def site(tmp_path, generation, database_url):
     """A data folder and a keys folder holding this generation's public keys (and the database,
     when the test runs on PostgreSQL)."""
+    return make_site(tmp_path, generation, database_url)
+
+
+def make_site(base: Path, generation, database_url: str | None = None) -> dict:
+    """The settings of a test site in `base` (the `site` fixture's, for fixtures of a wider scope)."""
     from intake.formats import keyfiles
 
-    keys = tmp_path / "keys"
+    keys = base / "keys"
     keyfiles.write_public_keys(keys, generation.box.public_key, generation.sign.verify_key)
     found = {
-        "INTAKE_DATA_DIR": str(tmp_path / "data"),
+        "INTAKE_DATA_DIR": str(base / "data"),
         "INTAKE_KEYS_DIR": str(keys),
         "INTAKE_SECRET_KEY": "test-" + "x" * 40,
         # Tests submit far faster than people do; the flood tests set their own limits.
@@ -385,8 +390,18 @@ def tiny_disk(tmp_path):
     subprocess.run(["umount", mount], check=True)
 
 
+@pytest.fixture
+def strace():
+    """strace, to see which system calls a command makes; the test fails loudly if it is missing."""
+    found = shutil.which("strace")
+    if found is None:
+        pytest.fail("strace is required: apt-get install strace (make test does it as root)")
+    return found
+
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
+AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"  # make test installs it
 
 
 @pytest.fixture(scope="module")
@@ -472,6 +487,7 @@ SYSTEM_FIXTURES = {
     "hostile_server",
     "tiny_disk",
     "postgres",
+    "strace",
 }
 
 

@@ -61,7 +61,8 @@ class Record:
     origin: str
 
     def __post_init__(self) -> None:
-        if refcode.normalise(self.reference) != self.reference:
+        if not refcode.is_canonical(self.reference):  # every record the server seals is
+            refcode.normalise(self.reference)  # InvalidCode for what is no code at all
             raise FormatError("record reference code is not canonical")
         if not _DAY.match(self.day):
             raise FormatError("record day is not YYYY-MM-DD")

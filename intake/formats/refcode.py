@@ -97,6 +97,11 @@ def normalise(text: str) -> str:
     return kept
 
 
+def is_canonical(code: str) -> bool:
+    """True for a code exactly as normalise() returns it: 20 symbols of the alphabet that check."""
+    return len(code) == LENGTH and all(c in _VALUE for c in code) and _damm(_VALUE[c] for c in code) == 0
+
+
 def lookup_id(code: str) -> bytes:
     """Return the 32-byte id under which the server files a canonical code's status."""
     return hashlib.blake2b(code.encode("ascii"), digest_size=32, person=LOOKUP_PERSON).digest()

@@ -15,12 +15,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from intake.formats.durable import make_dir, write_atomic
-from intake.offline import cases, decisions, ledger, notes
-from intake.offline.decrypt import REQUESTS
+from intake.formats.durable import make_dir, sync, write_atomic
+from intake.offline import cases, decisions, ledger, notes, runs
+from intake.offline.runs import REQUESTS
 
 MANIFEST = "manifest.json"
-VERSION = 1
+VERSION = 2  # 2: the requests as run files and pages (1, one folder per request, is restored too)
 STATE = (decisions.FILE, ledger.FILE, notes.FILE, cases.NEW_FILE)  # beside decisions.csv
 PAGES = ("index.html", "index.csv")
 # The names a restore accepts: nothing else is written, whatever a manifest says.
@@ -29,6 +29,7 @@ SEQUENCE = KEYRING + ".sequence"
 _NAME = re.compile(
     r"\A(keyring/secretariat\.keyring(?:\.sequence)?"
     r"|folder/(?:" + "|".join(re.escape(n) for n in STATE + PAGES) + ")"
+    r"|folder/requests/run-[1-9][0-9]{0,8}(?:\.jsonl|-page-[1-9][0-9]{0,8}\.html)"
     r"|folder/requests/[0-9a-f]{32}/(?:request\.json|request\.html|attachment-[0-9]{1,2}\.[a-z0-9]{1,5}))\Z"
 )
 
@@ -57,7 +58,28 @@ def _empty_or_new(path: Path) -> None:
         raise BackupError(f"{path} already exists and is not an empty folder; choose a new one")
 
 
-def make(out: Path, keyring_path: Path, target: Path, *, with_requests: bool = False) -> list[str]:
+@dataclass(frozen=True)
+class Made:
+    """What a backup holds: every file by its name in the backup, and how many requests."""
+
+    files: list[str]
+    requests: int
+
+
+def _requests(out: Path, target: Path, files: dict[str, str]) -> None:
+    """Copy the runs' files and pages, and every request's files (the earlier layout's too)."""
+    directory = out / REQUESTS
+    make_dir(target / REQUESTS)
+    for path in sorted(directory.iterdir()):
+        inside = sorted(path.iterdir()) if path.is_dir() and not path.is_symlink() else [path]
+        for source in inside:
+            name = f"folder/{source.relative_to(out)}"
+            if _NAME.match(name) and source.is_file() and not source.is_symlink():
+                make_dir(target / source.relative_to(out).parent)
+                files[name] = _copy(source, target / source.relative_to(out))
+
+
+def make(out: Path, keyring_path: Path, target: Path, *, with_requests: bool = False) -> Made:
     """Copy the keyring, its .sequence and the folder's state (and its requests) into `target`."""
     out, keyring_path, target = Path(out), Path(keyring_path), Path(target)
     if not keyring_path.is_file():
@@ -66,6 +88,7 @@ def make(out: Path, keyring_path: Path, target: Path, *, with_requests: bool = F
         raise BackupError(f"no {decisions.FILE} in {out}: is it the folder decrypt writes?")
     _empty_or_new(target)
     files: dict[str, str] = {}
+    requests = 0
     with ledger.locked(out):  # decisions, ledger and notes as one moment
         make_dir(target / "keyring")
         make_dir(target / "folder")
@@ -78,13 +101,8 @@ def make(out: Path, keyring_path: Path, target: Path, *, with_requests: bool = F
             if (out / name).is_file():
                 files[f"folder/{name}"] = _copy(out / name, target / "folder" / name)
         if with_requests:
-            make_dir(target / "folder" / REQUESTS)
-            for folder in sorted((out / REQUESTS).iterdir()):
-                for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-                    name = f"folder/{REQUESTS}/{folder.name}/{path.name}"
-                    if _NAME.match(name) and path.is_file() and not path.is_symlink():
-                        make_dir(target / "folder" / REQUESTS / folder.name)
-                        files[name] = _copy(path, target / name)
+            _requests(out, target / "folder", files)
+            requests = len(runs.decrypted_items(runs.read(out)))
     manifest = {
         "version": VERSION,
         "day": datetime.date.today().isoformat(),
@@ -93,8 +111,8 @@ def make(out: Path, keyring_path: Path, target: Path, *, with_requests: bool = F
         "files": files,
     }
     write_atomic(target / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
-    os.sync()
-    return sorted(files)
+    sync([], {(target / name).parent for name in files} | {target.parent})  # every file was synced
+    return Made(sorted(files), requests)
 
 
 @dataclass(frozen=True)
@@ -108,7 +126,7 @@ class Restored:
 def _manifest(backup: Path) -> dict[str, str]:
     try:
         manifest = json.loads((backup / MANIFEST).read_bytes())
-        if manifest["version"] != VERSION:
+        if manifest["version"] not in (1, VERSION):
             raise ValueError("version")
         files = dict(manifest["files"])
     except FileNotFoundError:
@@ -154,5 +172,5 @@ def restore(backup: Path, keyring_path: Path, out: Path) -> Restored:
         if not target.parent.exists():
             make_dir(target.parent)
         _copy(backup / name, target)
-    os.sync()
+    sync([], {target.parent for target in targets.values()} | {out.parent, keyring_path.parent.parent})
     return Restored(sorted(files), any(n.startswith(f"folder/{REQUESTS}/") for n in files))

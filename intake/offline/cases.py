@@ -14,7 +14,7 @@ from typing import Any
 from intake.formats import refcode
 from intake.formats.durable import write_atomic
 from intake.formats.languages import LANGUAGES
-from intake.offline import decisions, ledger, notes, plan, render
+from intake.offline import decisions, ledger, notes, plan, render, runs
 from intake.offline.decisions import Decision, DecisionError
 from intake.offline.ledger import LedgerError
 from intake.offline.questions import Questions
@@ -27,7 +27,7 @@ ANSWERED = "answered"  # more_info was asked, and a newer request (the answer) c
 def record_new(out: Path, items: list[str]) -> None:
     """Remember which requests a decrypt run brought, for the inbox's "new" marker."""
     data = {"version": 1, "day": datetime.date.today().isoformat(), "items": sorted(items)}
-    write_atomic(Path(out) / NEW_FILE, (json.dumps(data, indent=1) + "\n").encode("utf-8"), durable=False)
+    write_atomic(Path(out) / NEW_FILE, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
 
 
 def new_items(out: Path) -> set[str]:
@@ -123,10 +123,15 @@ class Folder:
     """Everything the desk shows, read once per page; `problems` says what could not be read."""
 
     out: Path
-    requests: list[dict[str, Any]]
+    found: runs.Found  # the requests, and the run that brought each
     cases: list[Case]
     problems: list[str]
     decisions_ok: bool  # False when decisions.csv cannot be used (nothing can be decided)
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request, in the order the runs brought them."""
+        return self.found.requests
 
     def case(self, code: str) -> Case | None:
         """The case of a reference code, in any form a person might type it."""
@@ -137,19 +142,18 @@ class Folder:
         return next((c for c in self.cases if c.code == wanted), None)
 
 
-def read(
-    out: Path, requests: list[dict[str, Any]], fresh: set[str], today: datetime.date | None = None
-) -> Folder:
-    """Read the folder as reply would (decisions.csv, the ledger) around its `requests`, with the
+def read(out: Path, found: runs.Found, fresh: set[str], today: datetime.date | None = None) -> Folder:
+    """Read the folder as reply would (decisions.csv, the ledger) around the requests `found`, with the
     notes; `fresh` holds the items the last decrypt brought."""
     out = Path(out)
     today = today or datetime.date.today()
-    problems: list[str] = []
-    found: list[Decision] = []
+    requests = found.requests
+    problems: list[str] = list(found.problems)
+    decided: list[Decision] = []
     rows: dict[str, int] = {}
     decisions_ok = True
     try:
-        found, sheet = decisions.read(out, {r["item"]: r for r in requests})
+        decided, sheet = decisions.read(out, {r["item"]: r for r in requests})
         rows = {cells["item"].strip().lower(): number for number, cells in sheet.rows}
     except DecisionError as e:
         problems.append(str(e))
@@ -164,12 +168,12 @@ def read(
     except LedgerError as e:
         problems.append(str(e))
         private = {}
-    newest = plan.newest_decisions(requests, found, rows)
-    outgoing = {o.code: o for o in plan.plan(requests, found, rows, book, today.isoformat()).outgoing}
+    newest = plan.newest_decisions(requests, decided, rows)
+    outgoing = {o.code: o for o in plan.plan(requests, decided, rows, book, today.isoformat()).outgoing}
     by_code: dict[str, list[dict[str, Any]]] = {}
     for request in requests:
         by_code.setdefault(request["reference"], []).append(request)
-    by_item = {d.item: d for d in found}
+    by_item = {d.item: d for d in decided}
     cases = [
         Case(
             code=code,
@@ -185,7 +189,7 @@ def read(
         for code, items in by_code.items()
     ]
     cases.sort(key=Case.sort_key)
-    return Folder(out, requests, cases, problems, decisions_ok)
+    return Folder(out, found, cases, problems, decisions_ok)
 
 
 def _folded(text: str) -> str:

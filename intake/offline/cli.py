@@ -193,11 +193,12 @@ def cmd_desk(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     """Copy the keyring, its sequence file, decisions, ledger and notes (and the requests) to --out."""
-    files = backup.make(
+    made = backup.make(
         Path(args.requests), Path(args.keyring), Path(args.out), with_requests=args.with_requests
     )
-    requests = sum(name.endswith("/request.json") for name in files)
-    print(f"wrote {args.out}: {len(files)} files ({requests} requests); keep it on an encrypted stick")
+    print(
+        f"wrote {args.out}: {len(made.files)} files ({made.requests} requests); keep it on an encrypted stick"
+    )
     return EXIT_OK
 
 
@@ -237,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang",
         choices=list(LANGUAGES),
         default="en",
-        help="the language request.html shows the questions in",
+        help="the language the pages show the questions in",
     )
     p.set_defaults(func=cmd_decrypt)
 

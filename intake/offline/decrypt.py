@@ -1,22 +1,20 @@
-"""Turn an export bundle, treated as hostile input, into one folder per readable request."""
+"""Turn an export bundle, treated as hostile input, into readable requests: one run's file of them,
+their pages, and a folder for each request's attachments (runs.py says why so few files)."""
 
 import os
-import re
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from intake.formats import export_bundle, item, refcode
-from intake.formats.durable import make_dir, write_atomic
+from intake.formats.durable import make_dir, sync, write_atomic
 from intake.formats.envelope import FormatError
 from intake.formats.keyring import Keyring
 from intake.formats.payload import JSONObject
 from intake.formats.refcode import display
-from intake.offline import cases, decisions, ledger, pages, render
-from intake.offline.folder import Pending, read_request
-
-REQUESTS = "requests"
-FOLDER = re.compile(r"\A[0-9a-f]{32}\Z")  # the only names decrypt ever creates
+from intake.offline import beside, cases, decisions, ledger, opening, pages, render, runs
+from intake.offline.folder import Pending
+from intake.offline.runs import REQUESTS
 
 
 @dataclass
@@ -56,23 +54,9 @@ def as_request(entry: export_bundle.Entry, opened: item.Opened) -> JSONObject:
     }
 
 
-def load_requests(
-    out: Path, skip: Container[str] = frozenset(), report: Report | None = None
-) -> list[JSONObject]:
-    """Read back the requests earlier runs decrypted into `out`, except the ids in `skip`."""
-    requests = []
-    directory = out / REQUESTS
-    for folder in sorted(directory.iterdir()) if directory.is_dir() else []:
-        if folder.name in skip or not FOLDER.match(folder.name):
-            continue
-        request = read_request(str(folder))
-        if request is not None:
-            requests.append(request)
-        elif report is not None:
-            report.failures.append(
-                f"{REQUESTS}/{folder.name}: holds no readable request.json; not in the index"
-            )
-    return requests
+def load_requests(out: Path) -> list[JSONObject]:
+    """The requests earlier runs decrypted into `out`, in the order they came."""
+    return runs.read(out).requests
 
 
 class _Opener:
@@ -83,8 +67,11 @@ class _Opener:
         self.ids: dict[bytes, int] = {}
         self.bodies: dict[str, int] = {}
 
-    def __call__(self, entry: export_bundle.Entry | export_bundle.BadEntry) -> JSONObject:
-        """Return the request.json of a good entry; raise FormatError naming what is wrong."""
+    def __call__(
+        self, entry: export_bundle.Entry | export_bundle.BadEntry, ahead: item.Opened | None = None
+    ) -> JSONObject:
+        """Return the request.json of a good entry (`ahead`: the item, if a second process opened
+        it already); raise FormatError naming what is wrong."""
         if entry.id in self.ids:
             raise FormatError(f"duplicate id of item {self.ids[entry.id]}; skipped")
         if isinstance(entry, export_bundle.BadEntry):
@@ -92,7 +79,7 @@ class _Opener:
             # or a crafted entry, would shut out the intact item that carries this id.
             raise FormatError(entry.reason)
         self.ids[entry.id] = entry.index
-        opened = item.open_item(entry.data, self.keys)
+        opened = ahead or item.open_item(entry.data, self.keys)
         if opened.binding in self.bodies:
             raise FormatError(f"same sealed body as item {self.bodies[opened.binding]}; skipped")
         self.bodies[opened.binding] = entry.index
@@ -115,18 +102,21 @@ class _Run:
     fail the same way.
     """
 
-    def __init__(self, keyring: Keyring, requests_dir: str, report: Report):
+    def __init__(self, keyring: Keyring, out: Path, found: runs.Found, report: Report):
         self.open_entry = _Opener(keyring)
-        self.requests_dir, self.report = requests_dir, report
+        self.requests_dir, self.report = str(out / REQUESTS), report
+        self.known = {r["item"]: r for r in found.requests}
+        self.file = runs.Run(out, found.next_run)
         self.pending: Pending | None = None
-        self.requests: dict[str, JSONObject] = {}
-        self.new: list[str] = []  # the items this run wrote
+        self.new: list[JSONObject] = []  # the requests this run wrote
+        self.files: list[Path] = []  # their attachments, to be made durable before the run's file
 
-    def item(self, entry: export_bundle.Entry | export_bundle.BadEntry) -> None:
+    def item(self, entry: export_bundle.Entry | export_bundle.BadEntry, ahead: item.Opened | None) -> None:
         """Finish the request before, then start this one (or report why it cannot be read)."""
         self.finish()
         try:
-            self.pending = Pending(entry, self.open_entry(entry), self.requests_dir)
+            request = self.open_entry(entry, ahead)
+            self.pending = Pending(entry, request, self.requests_dir, self.known.get(request["item"]))
         except FormatError as e:
             self.report.failures.append(f"{entry.name}: {e}")
         except OSError:
@@ -165,10 +155,10 @@ class _Run:
                 raise
             self.report.failures.append(_unexpected(pending.entry, e))
             return
-        if request is not None:
-            self.requests[request["item"]] = request
-            if pending.tmp is not None:  # written by this run, not kept from an earlier one
-                self.new.append(request["item"])
+        if request is not None and pending.new:
+            self.file.add(request)
+            self.new.append(request)
+            self.files += map(Path, pending.written)
         self.report.failures.extend(f"{pending.entry.name}: {reason}" for reason in reasons)
 
 
@@ -178,15 +168,19 @@ def decrypt_bundle(
     out: Path,
     progress: Callable[[int, int], None] | None = None,
     lang: str = "en",
+    helpers: int | None = None,
 ) -> Report:
     """Decrypt every item of a bundle into `out`; one bad item never stops the others. The pages
-    show the site's questions in `lang`."""
+    show the site's questions in `lang`. A second process opens items when `helpers` is 1, or when
+    it is None and the machine and the bundle are large enough for it to pay (opening.py)."""
     out = Path(out)
     make_dir(out / REQUESTS)  # plaintext lives here: the owner's alone, like every file in it
     make_dir(out)
     report = Report()
+    if helpers is None:
+        helpers = opening.helpers_wanted(os.path.getsize(bundle_path) // item.ITEM_SIZE)  # about its items
     with ledger.locked(out):  # reply, or a desk, may not change decisions.csv meanwhile
-        _decrypt(bundle_path, keyring, out, progress, report, lang)
+        _decrypt(bundle_path, keyring, out, progress, report, lang, helpers)
     return report
 
 
@@ -197,33 +191,64 @@ def _decrypt(
     progress: Callable[[int, int], None] | None,
     report: Report,
     lang: str,
+    helpers: int,
 ) -> None:
-    run = _Run(keyring, str(out / REQUESTS), report)
+    runs.remove_leftovers(out)  # what a run killed half-way was writing
+    found = runs.read(out)
+    report.failures.extend(found.problems)
+    run = _Run(keyring, out, found, report)
+    for request in found.requests:  # the earlier layout's requests move into this run's file
+        if found.run[request["item"]] == 0:
+            run.file.add(request)
     size = os.path.getsize(bundle_path)
-    with open(bundle_path, "rb") as stream:
-        try:
-            for entry in export_bundle.read(stream):
-                if entry.type == export_bundle.TYPE_ATTACHMENT:
-                    run.attachment(entry)
-                else:
-                    run.item(entry)
-                if progress:
-                    progress(stream.tell(), size)
-        except export_bundle.BundleError as e:
-            report.failures.append(f"bundle: {e}")
-        finally:
-            run.finish()
-    requests = list(run.requests.values()) + load_requests(out, skip=set(run.requests), report=report)
-    write_atomic(out / "index.csv", render.index_csv(requests).encode("utf-8"), durable=False)
+    try:
+        with (
+            open(bundle_path, "rb") as stream,
+            opening.Ahead(bundle_path, run.open_entry.keys, helpers) as ahead,
+        ):
+            try:
+                for entry in export_bundle.read(stream):
+                    if entry.type == export_bundle.TYPE_ATTACHMENT:
+                        run.attachment(entry)
+                    else:
+                        run.item(entry, ahead.opened_for(entry))
+                    if progress:
+                        progress(stream.tell(), size)
+            except export_bundle.BundleError as e:
+                report.failures.append(f"bundle: {e}")
+            finally:
+                run.finish()
+        # Only what this run wrote is synced, never the whole system: the files first, then the
+        # run's file that names them; then the earlier layout's copies can go.
+        sync(run.files, [out / REQUESTS])
+        run.file.commit()
+    except BaseException:
+        run.file.discard()
+        raise
+    runs.forget_earlier(out, found.earlier + found.moved)
+    if run.file.count:
+        found.wrote(run.file.number, run.new)
+    _write_pages(out, found, {r["item"] for r in run.new}, report, lang, helpers)
+
+
+def _write_pages(
+    out: Path, found: runs.Found, new: set[str], report: Report, lang: str, helpers: int
+) -> None:
+    """The new rows of decisions.csv, the pages of the cases that changed (by the second process,
+    if there is one), index.csv and index.html."""
+    requests = found.requests
     if problem := decisions.prefill(out, requests):
         report.failures.append(problem)
-    if run.new:
-        cases.record_new(out, run.new)
-    folder = cases.read(out, requests, cases.new_items(out))
-    # A new request changes its whole case's pages (a follow-up joins the thread); a folder left
-    # without its page (a run stopped half-way) gets one too.
-    codes = {r["reference"] for r in requests if r["item"] in run.new}
-    codes |= {r["reference"] for r in requests if not (out / REQUESTS / r["item"] / "request.html").exists()}
-    pages.write_case_pages(out, folder, codes, lang)
+    if new:
+        cases.record_new(out, sorted(new))
+    folder = cases.read(out, found, cases.new_items(out))
+    # A new request changes its whole case's page (a follow-up joins the thread); a page missing
+    # (a run stopped half-way, or requests of the earlier layout just moved) is written too.
+    codes = {r["reference"] for r in requests if r["item"] in new}
+    written = beside.Beside(lambda: pages.write_run_pages(out, folder, codes, lang), helpers)
+    placed = pages.homes(folder)
+    shown = {r["item"]: f"{REQUESTS}/{placed[r['reference']].page}" for r in requests}
+    write_atomic(out / "index.csv", render.index_csv(requests, shown).encode("utf-8"))
     pages.write_index(out, folder, lang)
-    os.sync()  # one sync for the whole run instead of one per file
+    sync(written.result())
+    runs.remove_leftovers(out)  # a page a killed second process was writing

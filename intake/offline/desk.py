@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from intake.formats.keyring import Keyring
-from intake.offline import cases, desk_answer, desk_pages, pages
-from intake.offline.decrypt import load_requests
+from intake.offline import cases, desk_answer, desk_pages, pages, runs
 from intake.offline.desk_pages import Response
 
 MAX_BODY = 256 * 1024  # a decision, a note, a passphrase: far less
@@ -63,7 +62,7 @@ class Desk:
 
     def folder(self) -> cases.Folder:
         """The folder as it is now: read for every page, so a decrypt or a spreadsheet shows at once."""
-        return cases.read(self.out, load_requests(self.out), cases.new_items(self.out))
+        return cases.read(self.out, runs.read(self.out), cases.new_items(self.out))
 
 
 def get(desk: "Desk", path: str, query: dict[str, str]) -> Response:

@@ -13,9 +13,9 @@ from intake.formats.durable import make_dir
 from intake.formats.keyring import KeyringError, load
 from intake.offline import cases, plan, questions, readable, reply
 from intake.offline.decisions import DecisionError
-from intake.offline.decrypt import FOLDER, REQUESTS
 from intake.offline.desk_pages import Response, layout, redirect
 from intake.offline.ledger import LedgerError
+from intake.offline.runs import ITEM, REQUESTS
 
 if TYPE_CHECKING:
     from intake.offline.desk import Desk
@@ -69,7 +69,7 @@ def _acknowledged(folder: cases.Folder, acks: tuple[bytes, ...]) -> str:
 def _unacknowledged(desk: "Desk", folder: cases.Folder, acks: tuple[bytes, ...]) -> str:
     acked = {a.hex() for a in acks}
     directory = desk.out / REQUESTS
-    strays = sorted(p.name for p in directory.iterdir() if FOLDER.match(p.name) and p.name not in acked)
+    strays = sorted(p.name for p in directory.iterdir() if ITEM.match(p.name) and p.name not in acked)
     failed = [
         r
         for r in folder.requests

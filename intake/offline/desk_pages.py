@@ -14,15 +14,13 @@ from intake.formats.languages import LANGUAGES
 from intake.formats.return_bundle import MAX_MESSAGE, STATUSES
 from intake.offline import cases, decisions, ledger, notes, pages, questions, readable
 from intake.offline.decisions import DecisionError
-from intake.offline.decrypt import FOLDER, REQUESTS
 from intake.offline.ledger import LedgerError
 from intake.offline.plan import DELIVERED
 from intake.offline.render import visible
+from intake.offline.runs import ATTACHMENT, ITEM, REQUESTS
 
 if TYPE_CHECKING:
     from intake.offline.desk import Desk
-
-ATTACHMENT = re.compile(r"\Aattachment-[0-9]{1,2}\.[a-z0-9]{1,5}\Z")  # the only names decrypt writes
 
 
 @dataclass
@@ -259,7 +257,7 @@ def save_note(desk: "Desk", item: str, form: dict[str, str]) -> Response:
 
 def download(desk: "Desk", item: str, name: str) -> Response:
     """An attachment, as a download only: never shown in the page, never sniffed into a page."""
-    if not FOLDER.match(item) or not ATTACHMENT.match(name):
+    if not ITEM.match(item) or not ATTACHMENT.match(name):
         return Response(404, b"Not found\n", "text/plain; charset=utf-8")
     folder = desk.out / REQUESTS / item
     listed = next((r for r in desk.folder().requests if r["item"] == item), None)

@@ -1,49 +1,59 @@
-"""A request's folder: built under a temporary name, renamed in whole, never over an earlier one."""
+"""A request being decrypted: its attachments go into a folder of its own, made only when it announces
+any, built under a temporary name and renamed in whole, never over an earlier request's."""
 
-import json
 import os
 import secrets
 import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from intake.formats import export_bundle
 from intake.formats.payload import JSONObject
-from intake.offline import attachments
+from intake.offline import attachments, runs
 
 if TYPE_CHECKING:  # decrypt imports this module; its Report is only named here
     from intake.offline.decrypt import Report
 
-
-def _request_bytes(request: JSONObject) -> bytes:
-    # Compact: json's C encoder is used only without indent, and request.html is for reading.
-    return json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
-
-
-def _write_file(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+TAKEN = "a folder with this id is already there and holds no readable request; left as it is"
 
 
 class Pending:
-    """A request whose folder is being built under a temporary name until its attachments are in.
+    """A request whose files are being decrypted, until the next item shows they are all in.
 
-    If an earlier run already wrote a folder under this id, nothing is written: the request is
-    compared with the earlier one (attachments aside, whose files are already there) and the
-    earlier one is kept either way.
+    If an earlier run already brought this id (`earlier`), nothing is written: the request is compared
+    with the earlier one (attachments aside, whose files are already there) and the earlier one is
+    kept either way. A folder under its id that no run recorded is a killed run's, and is replaced.
     """
 
     def __init__(
-        self, entry: export_bundle.Entry | export_bundle.BadEntry, request: JSONObject, requests_dir: str
+        self,
+        entry: export_bundle.Entry | export_bundle.BadEntry,
+        request: JSONObject,
+        requests_dir: str,
+        earlier: JSONObject | None,
     ):
-        self.entry, self.request, self.requests_dir = entry, request, requests_dir
+        self.entry, self.request, self.earlier = entry, request, earlier
         self.announced: list[JSONObject] = request["request"].get("attachments", [])
         self.files: list[JSONObject] = []
-        self.tmp: str | None = None  # the folder being built; None while an earlier run's is kept
+        self.written: list[str] = []  # the files this request brought, under their final names
         self.final = os.path.join(requests_dir, request["item"])
-        if not os.path.lexists(self.final):
-            self.tmp = os.path.join(requests_dir, f".tmp-{secrets.token_hex(8)}")
+        self.tmp: str | None = None  # the folder being built, when there are files to write
+        self.taken = False  # something that is not a killed run's files holds the id's name
+        if earlier is not None:
+            return
+        if os.path.lexists(self.final):
+            if not runs.is_leftover(Path(self.final)):
+                self.taken = True
+                return
+            shutil.rmtree(self.final)
+        if self.announced:
+            self.tmp = os.path.join(requests_dir, f"{runs.TMP}{secrets.token_hex(8)}")
             os.mkdir(self.tmp, 0o700)
+
+    @property
+    def new(self) -> bool:
+        """True when this run writes the request (no earlier run brought it)."""
+        return self.earlier is None and not self.taken
 
     def attach(self, entry: export_bundle.Entry | export_bundle.BadEntry) -> str | None:
         """Decrypt the next attachment stream; return a failure reason or None."""
@@ -52,7 +62,7 @@ class Pending:
             return f"attachment {number} is not announced by its request; skipped"
         meta = self.announced[number - 1]
         if self.tmp is None:
-            self.files.append({})  # the earlier run's folder is kept as it is; counted, not written
+            self.files.append({})  # the earlier run's files are kept as they are; counted, not written
             return None
         if isinstance(entry, export_bundle.BadEntry):
             self.files.append({**_listed(meta), "file": None, "problem": entry.reason})
@@ -62,9 +72,11 @@ class Pending:
         return f"attachment {number}: {problem}" if problem else None
 
     def finish(self, report: "Report") -> tuple[JSONObject | None, list[str]]:
-        """Write (or compare) the request; return it and the reasons anything failed."""
-        if self.tmp is None:
+        """Put the request's files in place (or compare it); return it and the reasons anything failed."""
+        if self.earlier is not None:
             return self._compare(report)
+        if self.taken:
+            return None, [TAKEN]
         reasons = []
         for number in range(len(self.files) + 1, len(self.announced) + 1):
             meta = self.announced[number - 1]
@@ -72,26 +84,25 @@ class Pending:
             reasons.append(f"attachment {number} is missing from the bundle")
         if self.announced:
             self.request["attachments"] = self.files
-        try:
-            # request.html comes once the run knows the whole case (decrypt.py, pages.py)
-            _write_file(os.path.join(self.tmp, "request.json"), _request_bytes(self.request))
-            os.rename(self.tmp, self.final)
-        except BaseException:
-            self.discard()
-            raise
+        written = [f["file"] for f in self.files if f.get("file")]
+        if self.tmp is not None and not written:  # no file decrypted: no folder
+            os.rmdir(self.tmp)
+        elif self.tmp is not None:
+            try:
+                os.rename(self.tmp, self.final)
+            except BaseException:
+                self.discard()
+                raise
+            self.written = [os.path.join(self.final, file) for file in written]
         report.written += 1
         return self.request, reasons
 
     def _compare(self, report: "Report") -> tuple[JSONObject | None, list[str]]:
-        earlier = read_request(self.final)
-        if earlier is None:
-            return None, [
-                "a folder with this id is already there and holds no readable request; left as it is"
-            ]
-        if _without_files(earlier) != _without_files(self.request):
+        assert self.earlier is not None
+        if _without_files(self.earlier) != _without_files(self.request):
             return None, ["an earlier, different request has the same id; kept the earlier one"]
         report.unchanged += 1
-        return earlier, []
+        return self.earlier, []
 
     def discard(self) -> None:
         """Remove a half-built folder."""
@@ -101,16 +112,6 @@ class Pending:
 
 def _without_files(request: JSONObject) -> JSONObject:
     return {key: value for key, value in request.items() if key != "attachments"}
-
-
-def read_request(folder: str) -> JSONObject | None:
-    """The request.json an earlier run wrote into `folder`, or None if there is none to read."""
-    try:
-        with open(os.path.join(folder, "request.json"), "rb") as f:
-            request = json.loads(f.read())
-    except (OSError, ValueError):
-        return None
-    return request if isinstance(request, dict) else None
 
 
 def _listed(meta: JSONObject) -> JSONObject:

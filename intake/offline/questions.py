@@ -57,15 +57,19 @@ class Questions:
         self.forms = description["forms"]
         self.countries: dict[str, dict[str, str]] = description["countries"]
         self.statuses: dict[str, dict[str, str]] = description["statuses"]
+        self._sections: dict[str, list[tuple[str | None, list[Question]]]] = {}
 
     def sections(self, form: str) -> list[tuple[str | None, list[Question]]]:
-        """The form's sections in page order: (title msgid or None, its questions)."""
+        """The form's sections in page order: (title msgid or None, its questions). Made once a form:
+        every request of it asks the same."""
         if form not in self.forms:
             return []
-        return [
-            (section["title"], [self.question(form, name) for name in section["fields"]])
-            for section in self.forms[form]["sections"]
-        ]
+        if form not in self._sections:
+            self._sections[form] = [
+                (section["title"], [self.question(form, name) for name in section["fields"]])
+                for section in self.forms[form]["sections"]
+            ]
+        return self._sections[form]
 
     def question(self, form: str, name: str) -> Question:
         """A field of a form (KeyError for one the form does not have)."""

@@ -3,9 +3,10 @@
 Choices become the words the defender chose from, country codes become names, empty optional
 answers are left out. Every value comes from a hostile bundle: it is escaped, isolated in its
 own direction (`dir="auto"`), and invisible or direction-changing characters in it are shown as
-[U+XXXX]. The desk and the static pages (index.html, request.html) both render with this module.
+[U+XXXX]. The desk and the static pages (index.html, the run pages) both render with this module.
 """
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -46,7 +47,12 @@ def _mark(match: re.Match[str]) -> str:
 
 def text_html(value: str) -> str:
     """Escaped text, with invisible and direction-changing characters made visible."""
-    return _CANDIDATE.sub(_mark, escape(value))
+    escaped = escape(value)
+    # str.isprintable() is False exactly for the categories Other and Separator (but the ASCII
+    # space): when it holds, nothing here is one to show, and no character is looked at in Python.
+    if escaped.replace("\n", " ").replace("\t", " ").isprintable():
+        return escaped
+    return _CANDIDATE.sub(_mark, escaped)
 
 
 def code_html(display: str) -> str:
@@ -66,14 +72,24 @@ def country_html(value: str, questions: Questions, lang: str) -> str:
     name = questions.country(value, lang)
     if name is None:
         return f'<bdi dir="auto">{text_html(value)}</bdi> <span class="muted">(not a country the form offers)</span>'
-    return f'<bdi dir="auto">{escape(name)}</bdi> <span class="muted">({escape(value)})</span>'
+    return _country(name, value)
+
+
+@functools.cache
+def _country(name: str, code: str) -> str:  # only the form's own countries: a few hundred at most
+    return f'<bdi dir="auto">{escape(name)}</bdi> <span class="muted">({escape(code)})</span>'
 
 
 def _choice(question: Question, value: str, lang: str) -> str:
     if value not in question.choices:
         return f'{text_html(value)} <span class="muted">(not one of the form\'s choices)</span>'
     label, translate = question.choices[value]
-    return escape(tr(label, lang) if translate else label)
+    return _words(label, lang) if translate else _escaped(label)
+
+
+@functools.cache
+def _escaped(text: str) -> str:  # only the form's own choices
+    return escape(text)
 
 
 def _answer(question: Question, value: object, questions: Questions, lang: str, case_href: CaseHref) -> str:
@@ -102,10 +118,22 @@ def _empty(value: object) -> bool:
     return value in ("", []) or value is None
 
 
-def answers_html(request: dict[str, Any], questions: Questions, lang: str, case_href: CaseHref) -> str:
-    """The request's answers under the form's questions, section by section, in `lang`."""
+@functools.cache
+def _words(msgid: str, lang: str) -> str:
+    """One of the site's msgids in `lang`, escaped (the same few dozen in every request)."""
+    return escape(tr(msgid, lang))
+
+
+def _label(msgid: str, lang: str) -> str:
+    return f'<dt dir="auto">{_words(msgid, lang)}</dt>'
+
+
+def answers_html(
+    request: dict[str, Any], questions: Questions, lang: str, case_href: CaseHref, level: int = 3
+) -> str:
+    """The request's answers under the form's questions, section by section (headings of `level`), in `lang`."""
     body = request["request"]
-    fields, their_lang = body["fields"], body["lang"]
+    fields, their_lang = body["fields"], escape(body["lang"])
     parts: list[str] = []
     known: set[str] = set()
     for title, section in questions.sections(request["form"]):
@@ -115,27 +143,27 @@ def answers_html(request: dict[str, Any], questions: Questions, lang: str, case_
             value = fields.get(question.name)
             if question.label is None:  # the follow-up's code: the case's own, shown above
                 continue
-            label = f'<dt dir="auto">{escape(tr(question.label, lang))}</dt>'
+            label = _label(question.label, lang)
             if _empty(value):
                 if question.required:
                     rows.append(f'{label}<dd class="missing">no answer</dd>')
                 continue
             answer = _answer(question, value, questions, lang, case_href)
-            rows.append(f'{label}<dd dir="auto" lang="{escape(their_lang)}">{answer}</dd>')
+            rows.append(f'{label}<dd dir="auto" lang="{their_lang}">{answer}</dd>')
         if rows:
-            heading = f"<h3>{escape(tr(title, lang))}</h3>" if title else ""
+            heading = f"<h{level}>{_words(title, lang)}</h{level}>" if title else ""
             parts.append(
                 f'<section lang="{lang}">{heading}<dl class="answers">{"".join(rows)}</dl></section>'
             )
     unknown = [(name, value) for name, value in fields.items() if name not in known and not _empty(value)]
     if unknown:
         listed = "".join(
-            f'<dt dir="auto">{text_html(name)}</dt><dd dir="auto" lang="{escape(their_lang)}">'
+            f'<dt dir="auto">{text_html(name)}</dt><dd dir="auto" lang="{their_lang}">'
             f"{text_html(chr(10).join(v for v in (value if isinstance(value, list) else [value])))}</dd>"
             for name, value in unknown
         )
         parts.append(
-            '<section class="unknown"><h3>Answers to questions this form does not ask</h3>'
+            f'<section class="unknown"><h{level}>Answers to questions this form does not ask</h{level}>'
             "<p>The site never sends these: the request may have been crafted. Read them with care.</p>"
             f'<dl class="answers">{listed}</dl></section>'
         )
@@ -146,7 +174,7 @@ def _as_text(value: str) -> str:
     return f'<bdi dir="auto">{escape(render.visible(value))}</bdi>'
 
 
-def attachments_html(request: dict[str, Any], file_href: FileHref) -> str:
+def attachments_html(request: dict[str, Any], file_href: FileHref, level: int = 3) -> str:
     """Each file as a download (never a page to open), with what the sender said about it as text.
 
     Browsers may ignore `download` on local pages (Chromium does, on file://), so what keeps a
@@ -155,7 +183,7 @@ def attachments_html(request: dict[str, Any], file_href: FileHref) -> str:
     entries = request.get("attachments", [])
     if not entries:
         return ""
-    parts = [f"<h3>Attachments ({len(entries)})</h3><ol>"]
+    parts = [f"<h{level}>Attachments ({len(entries)})</h{level}><ol>"]
     for entry in entries:
         about = (
             f"sent as {_as_text(entry['name'])}, declared type {_as_text(entry['type'])}, "
@@ -199,10 +227,12 @@ def thread_html(
     case_href: CaseHref,
     focus: str | None = None,
     decided: bool = False,
+    level: int = 2,
 ) -> str:
     """A case's requests, oldest first, each follow-up under the question the secretariat asked.
 
-    With `decided`, each request also shows the decision written on its row.
+    With `decided`, each request also shows the decision written on its row. Each request's heading
+    is of `level`, its sections' one below.
     """
     parts: list[str] = []
     asked: str | None = None
@@ -211,10 +241,10 @@ def thread_html(
         classes = "request" + (" followup" if followup else "") + (" focus" if item == focus else "")
         meta = (
             f"received {escape(request['received'])} · from the {language_html(request['request']['lang'])} "
-            f"page · sealed in the {escape(request['origin'])} · folder requests/{escape(item)}"
+            f"page · sealed in the {escape(request['origin'])} · item {escape(item)}"
         )
         parts.append(f'<article class="{classes}" id="item-{escape(item)}">')
-        parts.append(f'<h2>{_heading(request, questions, lang)}</h2><p class="meta">{meta}</p>')
+        parts.append(f'<h{level}>{_heading(request, questions, lang)}</h{level}><p class="meta">{meta}</p>')
         if followup:
             if asked is not None:
                 parts.append(
@@ -222,8 +252,8 @@ def thread_html(
                 )
             else:
                 parts.append('<p class="asked">Sent without a request for more information on record.</p>')
-        parts.append(answers_html(request, questions, lang, case_href))
-        parts.append(attachments_html(request, file_href))
+        parts.append(answers_html(request, questions, lang, case_href, level + 1))
+        parts.append(attachments_html(request, file_href, level + 1))
         decision = case.decided.get(item)
         if decided and decision is not None:
             said = message_html(decision.message) if decision.message else ""

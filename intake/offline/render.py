@@ -8,7 +8,7 @@ from intake.formats.payload import JSONObject
 
 URGENCY_RANK = {"critical": 0, "high": 1, "normal": 2}
 URGENCY_LABEL = {"critical": "CRITICAL (days)", "high": "high (weeks)", "normal": "normal"}
-COLUMNS = ("urgency", "received", "form", "reference", "language", "country", "origin", "folder")
+COLUMNS = ("urgency", "received", "form", "reference", "language", "country", "origin", "item", "page")
 
 
 def urgency(request: JSONObject) -> str:
@@ -57,7 +57,6 @@ def summary_row(request: JSONObject) -> dict[str, str]:
         "language": request["request"]["lang"],
         "country": country if isinstance(country, str) else "",
         "origin": request["origin"],
-        "folder": f"requests/{request['item']}",
     }
 
 
@@ -89,11 +88,13 @@ def defuse(value: str) -> str:
     return "'" + value if value[:1] in ("\t", "\r") or _first_seen(value) in _FORMULA else value
 
 
-def index_csv(requests: list[JSONObject]) -> str:
-    """Return the list as CSV, urgent first, with formula-like cells defused."""
+def index_csv(requests: list[JSONObject], shown: dict[str, str]) -> str:
+    """Return the list as CSV, urgent first, each with the page that `shown` says shows it, with
+    formula-like cells defused."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for request in sorted(requests, key=sort_key):
-        writer.writerow({k: defuse(v) for k, v in summary_row(request).items()})
+        row = summary_row(request) | {"item": request["item"], "page": shown[request["item"]]}
+        writer.writerow({k: defuse(v) for k, v in row.items()})
     return out.getvalue()

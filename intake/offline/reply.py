@@ -6,13 +6,11 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from intake.formats import refcode, return_bundle
 from intake.formats.durable import write_atomic
 from intake.formats.keyring import Keyring
-from intake.offline import cases, decisions, ledger, pages, plan
-from intake.offline.decrypt import FOLDER, REQUESTS, load_requests
+from intake.offline import cases, decisions, ledger, pages, plan, runs
 
 
 def sequence_file(keyring_path: Path) -> Path:
@@ -29,15 +27,6 @@ def next_sequence(keyring_path: Path, book: ledger.Ledger, after: int = 0) -> in
     except (FileNotFoundError, ValueError):
         last = 0
     return max(last + 1, book.last_sequence() + 1, after + 1, int(time.time()))
-
-
-def acknowledged_items(out: Path) -> tuple[bytes, ...]:
-    """Every item decrypted into `out` so far: the server may delete them."""
-    folder = Path(out) / REQUESTS
-    names = sorted(
-        p.name for p in folder.iterdir() if FOLDER.match(p.name) and (p / "request.json").is_file()
-    )
-    return tuple(bytes.fromhex(name) for name in names)
 
 
 @dataclass(frozen=True)
@@ -63,7 +52,7 @@ class Prepared:
     today: str
     read_as: str
     book: ledger.Ledger
-    requests: list[dict[str, Any]]
+    found: runs.Found
 
     def digest(self) -> str:
         """Names what the bundle would carry (not its sequence number, which follows the clock)."""
@@ -75,13 +64,16 @@ class Prepared:
 def prepare(out: Path, keyring_path: Path, *, resend: bool = False, after: int = 0) -> Prepared:
     """Read and check what the next reply sends, writing nothing (raise DecisionError, LedgerError)."""
     book = ledger.load(out)
-    requests = load_requests(out)
-    found, sheet = decisions.read(out, {r["item"]: r for r in requests})
+    found = runs.read(out)
+    requests = found.requests
+    decided, sheet = decisions.read(out, {r["item"]: r for r in requests})
     rows = {cells["item"].strip().lower(): number for number, cells in sheet.rows}
     today = datetime.date.today().isoformat()
-    chosen = plan.plan(requests, found, rows, book, today, resend)
+    chosen = plan.plan(requests, decided, rows, book, today, resend)
     sequence = next_sequence(keyring_path, book, after)
-    return Prepared(chosen, acknowledged_items(out), sequence, today, sheet.describe(), book, requests)
+    # Every item decrypted here so far, readable or not: the server may delete them.
+    acks = tuple(bytes.fromhex(item) for item in runs.decrypted_items(found))
+    return Prepared(chosen, acks, sequence, today, sheet.describe(), book, found)
 
 
 def _update(outgoing: plan.Outgoing) -> return_bundle.Update:
@@ -134,5 +126,5 @@ def write(
         )
         ledger.save(out, book)
         # index.html shows what was sent
-        pages.write_index(out, cases.read(out, prepared.requests, cases.new_items(out)))
+        pages.write_index(out, cases.read(out, prepared.found, cases.new_items(out)))
     return Reply(bundle, chosen, prepared.read_as)

@@ -136,7 +136,7 @@ def append(path: Path, sheet: Sheet, rows: list[dict[str, str]]) -> None:
         added = BOM + added
     if old and not old.endswith((b"\n", b"\r")):
         added = sheet.newline.encode("ascii") + added
-    write_atomic(path, old + added, durable=False)
+    write_atomic(path, old + added)
 
 
 def rewrite(path: Path, sheet: Sheet, rows: list[dict[str, str]]) -> Sheet:

@@ -90,6 +90,25 @@ def test_normalise_fuzz_only_refuses_cleanly(text):
     assert refcode.normalise(code) == code
 
 
+@given(
+    st.one_of(
+        st.text(alphabet=refcode.ALPHABET + "-ilo ", max_size=25),
+        st.builds(refcode.make),
+        st.builds(
+            lambda code, last: code[:-1] + last, st.builds(refcode.make), st.sampled_from(refcode.ALPHABET)
+        ),
+        st.builds(refcode.display, st.builds(refcode.make)),
+    )
+)
+def test_a_canonical_code_is_exactly_what_normalise_returns_unchanged(text):
+    """The offline tool's quick test of a Record's code agrees with normalise() on every text."""
+    try:
+        unchanged = refcode.normalise(text) == text
+    except InvalidCode:
+        unchanged = False
+    assert refcode.is_canonical(text) == unchanged
+
+
 def test_lookup_id_and_reply_key_are_distinct_and_stable():
     code = refcode.make()
     assert refcode.lookup_id(code) == refcode.lookup_id(code)

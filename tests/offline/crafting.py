@@ -1,14 +1,16 @@
 """Export bundles as a server makes them, or as a hostile one crafts them: any order, any id."""
 
+import csv
 import hashlib
 import io
-import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from intake.formats import export_bundle, stream
 from intake.formats.keyring import Generation, Keyring
 
+from ..actors import Secretariat
 from ..conftest import make_item, payload
 
 GEN = Generation.new()
@@ -66,13 +68,30 @@ def honest_entries(id_: bytes, m: Made) -> list:
 
 
 def check_honest(out: Path, id_: bytes, m: Made) -> None:
-    """The honest item is in its folder: its payload exactly, its files byte for byte."""
-    folder = out / "requests" / id_.hex()
-    request = json.loads((folder / "request.json").read_bytes())
+    """The honest item is decrypted and shown: its payload exactly, its files byte for byte."""
+    [request] = [r for r in Secretariat.requests(out) if r["item"] == id_.hex()]
     same = request["request"] == m.body  # compared apart, so a failure does not print the request
     assert same, f"{id_.hex()}: the request differs from what the sender sealed"
-    assert (folder / "request.html").is_file()
+    Secretariat.page_of(out, id_.hex())  # its case's page, linked from the index
+    folder = out / "requests" / id_.hex()
+    assert folder.is_dir() == bool(m.files), "a folder for a request without files, or none for its files"
     for number, data in enumerate(m.files, start=1):
         [written] = [p for p in folder.iterdir() if p.name.startswith(f"attachment-{number}.")]
         same = written.read_bytes() == data
         assert same, f"{written.name} differs from the file the sender sealed"
+
+
+def check_index(out: Path) -> None:
+    """index.html, index.csv and decisions.csv list exactly the requests decrypted, and requests/
+    holds their runs' files and pages, and folders of files of those requests only."""
+    items = {r["item"] for r in Secretariat.requests(out)}
+    names = set(os.listdir(out / "requests"))
+    assert not [name for name in names if name.startswith(".")], "a half-built file or folder was left"
+    assert {name for name in names if not name.startswith("run-")} <= items, "a folder of no request"
+    with open(out / "index.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {row["item"] for row in rows} == items and all((out / row["page"]).is_file() for row in rows)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert all(f"#item-{item}" in page for item in items)
+    with open(out / "decisions.csv", encoding="utf-8-sig", newline="") as f:
+        assert {row["item"] for row in csv.DictReader(f)} == items

@@ -8,6 +8,7 @@ import venv
 import nacl
 import pytest
 
+from ..actors import Secretariat
 from ..conftest import ROOT, make_item, payload, write_bundle
 
 PASSPHRASE = "a long enough passphrase"
@@ -39,8 +40,9 @@ def test_offline_tool_in_a_venv_with_only_pynacl(tmp_path):
         "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names))))"
     )
     loaded = subprocess.run([py, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    # (_distutils_hack is setuptools' start-up hook, which venv installs beside pip.)
-    allowed = {"__main__", "intake", "nacl", "_sodium", "_cffi_backend", "_distutils_hack"}
+    # (_distutils_hack is setuptools' start-up hook, which venv installs beside pip; __mp_main__ is
+    # the name the standard library's multiprocessing gives __main__ too.)
+    allowed = {"__main__", "__mp_main__", "intake", "nacl", "_sodium", "_cffi_backend", "_distutils_hack"}
     assert set(loaded) <= allowed, loaded
 
     passfile = tmp_path / "pass.txt"
@@ -76,13 +78,11 @@ def test_offline_tool_in_a_venv_with_only_pynacl(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    assert body["fields"]["threat"] in next(
-        (tmp_path / "read" / "requests").glob("*/request.json")
-    ).read_text(encoding="utf-8")
+    [request] = Secretariat.requests(tmp_path / "read")
+    assert request["request"]["fields"]["threat"] == body["fields"]["threat"]
     # The questions (questions.json) and their translations (the compiled catalogs) came with the
-    # wheel: request.html asks "How urgent is the situation?" in Arabic.
-    page = next((tmp_path / "read" / "requests").glob("*/request.html")).read_text(encoding="utf-8")
-    assert "ما مدى استعجال الوضع؟" in page
+    # wheel: the request's page asks "How urgent is the situation?" in Arabic.
+    assert "ما مدى استعجال الوضع؟" in Secretariat.page_of(tmp_path / "read", request["item"])[1]
 
     # The desk runs there too, its style sheet with it.
     desk = subprocess.Popen(

@@ -11,6 +11,7 @@ from intake.formats import refcode, return_bundle
 from intake.formats.keyring import QUICK, Generation, Keyring, save
 from intake.offline.decrypt import decrypt_bundle
 
+from ..actors import Secretariat
 from ..conftest import make_item, payload, snapshot
 
 PASSPHRASE = "the decisions passphrase"
@@ -49,12 +50,7 @@ def air_gap(tmp_path_factory):
     with open(base / "export.bin", "wb") as f:
         export_bundle.write(f, [(1, os.urandom(16), data) for _, data in items])
     assert decrypt_bundle(base / "export.bin", Keyring((generation,)), base / "pristine").ok
-    requests = {}
-    for folder in (base / "pristine" / "requests").iterdir():
-        import json
-
-        request = json.loads((folder / "request.json").read_bytes())
-        requests[request["request"]["lang"]] = request
+    requests = {r["request"]["lang"]: r for r in Secretariat.requests(base / "pristine")}
     return {"base": base, "generation": generation, "requests": requests}
 
 

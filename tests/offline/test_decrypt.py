@@ -16,6 +16,7 @@ from intake.formats.keyring import Generation, Keyring
 from intake.formats.payload import encode_json
 from intake.offline.decrypt import decrypt_bundle
 
+from ..actors import Secretariat
 from ..conftest import SAMPLES, make_item, payload, tree, write_bundle
 
 
@@ -28,7 +29,8 @@ def decrypt(tmp_path, keyring, datas, name="bundle"):
 
 
 def request_of(out, id_):
-    return json.loads((out / "requests" / id_.hex() / "request.json").read_text(encoding="utf-8"))
+    [request] = [r for r in Secretariat.requests(out) if r["item"] == id_.hex()]
+    return request
 
 
 def test_round_trip_every_language_and_the_largest_payload(tmp_path, generation, keyring):
@@ -47,10 +49,13 @@ def test_round_trip_every_language_and_the_largest_payload(tmp_path, generation,
         request = request_of(out, id_)
         assert request["request"] == body
         assert request["reference"] == refcode.display(code)
-        page = (out / "requests" / id_.hex() / "request.html").read_text(encoding="utf-8")
-        assert f'<bdi dir="ltr" class="code">{refcode.display(code)}</bdi>' in page
-        assert ('dir="rtl"' in page) == (body["lang"] == "ar")
+        path, case = Secretariat.page_of(out, id_.hex())
+        assert f'<bdi dir="ltr" class="code">{refcode.display(code)}</bdi>' in case
+        assert ('dir="rtl"' in case) == (body["lang"] == "ar")
+        page = path.read_text(encoding="utf-8")
         assert "<script" not in page and "http" not in page.replace('http-equiv="Content', "")
+    # Six requests, three files: the run's requests, the page of their cases, one folder.
+    assert sorted(os.listdir(out / "requests")) == ["run-1-page-1.html", "run-1.jsonl"]
 
 
 def test_index_lists_urgent_first_and_defuses_formulas(tmp_path, generation, keyring):
@@ -159,6 +164,13 @@ def hostile_cases(generation):
         }
     ).encode()
     yield _raw_record_item(generation, record, good_body), "reference code is invalid"
+    for typed in (
+        refcode.display(refcode.make()),
+        refcode.make().lower(),
+    ):  # a code, not as the server writes it
+        fields = {"ref": typed, "day": "2026-11-21", "form": "individual", "origin": "server"}
+        record = json.dumps(fields | {"body": item.body_binding(good_body)}).encode()
+        yield _raw_record_item(generation, record, good_body), "reference code is not canonical"
     record = json.dumps(
         {
             "ref": refcode.make(),
@@ -218,7 +230,8 @@ def test_hostile_items_are_reported_and_contained(tmp_path, generation, keyring)
     outside = [p for p in tree(tmp_path) if not p.startswith("out")]
     assert sorted(outside) == sorted([*before, "bundle.bin"])
     decrypted = [ids[0], *ids[len(cases) + 1 :]]
-    assert sorted(os.listdir(out / "requests")) == sorted(i.hex() for i in decrypted)
+    assert sorted(r["item"] for r in Secretariat.requests(out)) == sorted(i.hex() for i in decrypted)
+    assert sorted(os.listdir(out / "requests")) == ["run-1-page-1.html", "run-1.jsonl"]
 
 
 def test_duplicates_checksums_and_framing(tmp_path, generation, keyring):
@@ -267,12 +280,12 @@ def test_a_different_item_under_a_known_id_does_not_overwrite(tmp_path, generati
     with open(path, "wb") as f:
         export_bundle.write(f, [(1, id_, make_item(payload(), generation)[1])])
     decrypt_bundle(path, keyring, tmp_path / "out")
-    first = (tmp_path / "out" / "requests" / id_.hex() / "request.json").read_bytes()
+    first = request_of(tmp_path / "out", id_)
     with open(path, "wb") as f:
         export_bundle.write(f, [(1, id_, make_item(payload(), generation)[1])])
     report = decrypt_bundle(path, keyring, tmp_path / "out")
     assert "an earlier, different request has the same id" in report.failures[0]
-    assert (tmp_path / "out" / "requests" / id_.hex() / "request.json").read_bytes() == first
+    assert Secretariat.requests(tmp_path / "out") == [first]
 
 
 _FUZZ_GEN = Generation.new()

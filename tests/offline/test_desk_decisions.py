@@ -7,79 +7,12 @@ import re
 from html import unescape
 from pathlib import Path
 
-import pytest
-
-from intake.formats import keyfiles, refcode, return_bundle
-from intake.formats.keyring import Generation
 from intake.formats.return_bundle import MAX_MESSAGE
 from intake.offline import ledger
 
-from ..conftest import filled, snapshot
-from .helpers import Desk, Secretariat, decide_in_desk, desk_request, server_env, submit_with_client, tool
-
-
-class World:
-    """The real site (Flask's test client) and the secretariat's machine, decrypted once."""
-
-    def __init__(self, base: Path):
-        from intake import create_app
-
-        self.generation = Generation.new()
-        keyfiles.write_public_keys(
-            base / "keys", self.generation.box.public_key, self.generation.sign.verify_key
-        )
-        self.site = {
-            "INTAKE_DATA_DIR": str(base / "data"),
-            "INTAKE_KEYS_DIR": str(base / "keys"),
-            "INTAKE_SECRET_KEY": "test-" + "x" * 40,
-            "INTAKE_MIN_FREE_MB": "0",
-        }
-        self.env = server_env(self.site)
-        self.client = create_app(self.site).test_client()
-        self.base = base
-        self.secretariat = Secretariat(base / "air-gap", self.generation)
-        self.exports = 0
-
-    def submit(self, lang, form, **answers) -> str:
-        return submit_with_client(self.client, lang, form, {**filled(form, "DECMARK"), **answers})
-
-    def export_decrypt(self) -> None:
-        self.exports += 1
-        bundle = self.base / f"export-{self.exports}.bin"
-        tool("intake", "export", "--out", bundle, env=self.env)
-        self.secretariat.decrypt(bundle)
-
-    def item(self, code: str, form: str | None = None) -> str:
-        for path in (self.secretariat.out / "requests").glob("*/request.json"):
-            request = json.loads(path.read_bytes())
-            if request["reference"] == code and (form is None or request["form"] == form):
-                return request["item"]
-        raise AssertionError("no such request")
-
-    def sent(self, target: Path) -> dict:
-        """{code: (status, message)} as the defender's status page would find them."""
-        bundle = return_bundle.decode(target.read_bytes(), self.generation.sign.verify_key)
-        found = {}
-        for path in (self.secretariat.out / "requests").glob("*/request.json"):
-            code = refcode.normalise(json.loads(path.read_bytes())["reference"])
-            for update in bundle.updates:
-                if update.lookup_id == refcode.lookup_id(code):
-                    sealed = update.sealed_message
-                    text = return_bundle.open_message(sealed, refcode.reply_key(code)) if sealed else ""
-                    found[refcode.display(code)] = (update.status, text)
-        return found
-
-    def rows(self) -> list[dict]:
-        data = (self.secretariat.out / "decisions.csv").read_bytes()
-        text = data.decode("utf-8-sig") if data.startswith(b"\xef\xbb\xbf") else data.decode("cp1252")
-        separator = ";" if text.splitlines()[0].count(";") > text.splitlines()[0].count(",") else ","
-        return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=separator))
-
-
-@pytest.fixture
-def world(tmp_path):
-    return World(tmp_path)
-
+from ..actors import Secretariat
+from ..conftest import snapshot
+from .helpers import decide_in_desk
 
 ARABIC = "تمت الموافقة على طلبك. سنتواصل معك عبر الطريقة التي اخترتها."
 RUSSIAN = "Мы передали ваш запрос партнёрам; они свяжутся с вами."
@@ -89,15 +22,15 @@ def test_decisions_saved_in_the_desk_are_what_reply_sends(world):
     ar = world.submit("ar", "individual")
     ru = world.submit("ru", "organisation")
     world.export_decrypt()
-    with Desk(world.secretariat) as desk:
+    with world.desk() as desk:
         assert decide_in_desk(desk, world.item(ar), "accepted", ARABIC)[0] == 303
         assert decide_in_desk(desk, world.item(ru), "referred", RUSSIAN)[0] == 303
     rows = {row["reference"]: row for row in world.rows()}
     assert (rows[ar]["status"], rows[ar]["message"]) == ("accepted", ARABIC)
-    assert (world.secretariat.out / "decisions.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert (world.out / "decisions.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     # The CLI, unchanged, reads them where the desk wrote them.
     target = world.base / "return.bin"
-    result = world.secretariat.reply(target)
+    result = world.reply(target)
     assert "2 status updates (0 'delivered', 2 with a message" in result.stdout
     assert world.sent(target) == {ar: ("accepted", ARABIC), ru: ("referred", RUSSIAN)}
 
@@ -105,36 +38,23 @@ def test_decisions_saved_in_the_desk_are_what_reply_sends(world):
 def test_a_follow_up_is_decided_on_its_own_row_and_the_earlier_row_stays(world):
     code = world.submit("es", "individual", contact_language="es")
     world.export_decrypt()
-    with Desk(world.secretariat, passphrase=True) as desk:
+    with world.desk(passphrase=True) as desk:
         decide_in_desk(desk, world.item(code), "more_info", "¿Cuál es la fecha de la audiencia?")
-    world.secretariat.reply(world.base / "r1.bin")
-    tool("intake", "import", world.base / "r1.bin", env=world.env)
-    # The defender answers from the status page, as the site offers.
-    from ..conftest import csrf_token
-
-    page = world.client.post(
-        "/es/status",
-        data={"reference_code": code, "csrf_token": csrf_token(world.client.get("/es/status").text)},
-    ).text
-    answer = {
-        "csrf_token": csrf_token(page),
-        "reference_code": code,
-        "message": "El 12 de marzo.",
-        "contact_details": "",
-    }
-    assert world.client.post("/es/followup", data=answer).status_code == 200
+    world.reply(world.base / "r1.bin")
+    assert world.operator.import_(world.base / "r1.bin").returncode == 0
+    world.defender.follow_up("es", code, "El 12 de marzo.")  # from the status page, as the site offers
     world.export_decrypt()
 
     followup = world.item(code, "followup")
-    with Desk(world.secretariat) as desk:
-        _, _, page = desk_request(desk, "GET", f"/case/{world.item(code, 'individual')}")
+    with world.desk() as desk:
+        _, _, page = desk.request("GET", f"/case/{world.item(code, 'individual')}")
         assert "answered: needs a decision" in page
         assert "¿Cuál es la fecha de la audiencia?" in unescape(page)  # the question, above the answer
         assert f'name="item" value="{followup}"' in page
         assert decide_in_desk(desk, followup, "accepted", "Aceptada: le escribiremos.")[0] == 303
     rows = [row for row in world.rows() if row["reference"] == code]
     assert [(r["form"], r["status"]) for r in rows] == [("individual", "more_info"), ("followup", "accepted")]
-    world.secretariat.reply(world.base / "r2.bin")  # no row was cleared, and reply accepts the file
+    world.reply(world.base / "r2.bin")  # no row was cleared, and reply accepts the file
     assert world.sent(world.base / "r2.bin")[code] == ("accepted", "Aceptada: le escribiremos.")
 
 
@@ -153,9 +73,9 @@ def test_the_file_keeps_the_way_the_spreadsheet_saved_it(world):
     fr = world.submit("fr", "feedback")
     ar = world.submit("ar", "individual")
     world.export_decrypt()
-    path = world.secretariat.out / "decisions.csv"
+    path = world.out / "decisions.csv"
     resave_as_excel_in_french(path, "Demande reçue, à l'étude.")
-    with Desk(world.secretariat) as desk:
+    with world.desk() as desk:
         decide_in_desk(desk, world.item(fr), "closed", "Merci : votre remarque a été transmise à l'équipe.")
         data = path.read_bytes()
         assert not data.startswith(b"\xef\xbb\xbf") and data.decode("cp1252").splitlines()[0].count(";") == 8
@@ -164,7 +84,7 @@ def test_the_file_keeps_the_way_the_spreadsheet_saved_it(world):
         decide_in_desk(desk, world.item(ar), "accepted", ARABIC)
         data = path.read_bytes()
         assert data.startswith(b"\xef\xbb\xbf") and data.decode("utf-8-sig").splitlines()[0].count(";") == 8
-    world.secretariat.reply(world.base / "r.bin")
+    world.reply(world.base / "r.bin")
     assert world.sent(world.base / "r.bin") == {
         fr: ("closed", "Merci : votre remarque a été transmise à l'équipe."),
         ar: ("accepted", ARABIC),
@@ -174,9 +94,9 @@ def test_the_file_keeps_the_way_the_spreadsheet_saved_it(world):
 def test_an_ascii_file_gets_a_bom_with_its_first_accent_so_excel_reads_it_as_utf8(world):
     code = world.submit("es", "individual")
     world.export_decrypt()
-    path = world.secretariat.out / "decisions.csv"
+    path = world.out / "decisions.csv"
     resave_as_excel_in_french(path)  # nothing but ASCII: it reads as UTF-8 too
-    with Desk(world.secretariat) as desk:
+    with world.desk() as desk:
         decide_in_desk(desk, world.item(code), "accepted", "Su solicitud fue aceptada.")
         assert path.read_bytes().startswith(b"reference;")  # ASCII still: left as it was
         decide_in_desk(desk, world.item(code), "accepted", "Aceptada: le escribiremos pronto, señora.")
@@ -187,9 +107,9 @@ def test_a_message_too_long_or_without_a_status_is_refused_and_nothing_changes(w
     code = world.submit("ru", "individual")
     world.export_decrypt()
     item = world.item(code)
-    before = snapshot(world.secretariat.out)
+    before = snapshot(world.out)
     longest = "я" * (MAX_MESSAGE // 2)  # 2 bytes each: exactly the limit
-    with Desk(world.secretariat) as desk:
+    with world.desk() as desk:
         status, page = decide_in_desk(desk, item, "accepted", longest + "!")
         assert status == 400 and "2,047 bytes of UTF-8; at most 2,046" in page
         assert longest + "!" in unescape(page)  # what was typed is kept
@@ -197,7 +117,7 @@ def test_a_message_too_long_or_without_a_status_is_refused_and_nothing_changes(w
         assert status == 400 and "a message needs a status too" in page
         status, page = decide_in_desk(desk, item, "approved", "")
         assert status == 400 and "unknown status" in page
-        assert snapshot(world.secretariat.out) == before
+        assert snapshot(world.out) == before
         assert decide_in_desk(desk, item, "accepted", longest)[0] == 303
 
 
@@ -205,20 +125,20 @@ def test_a_case_that_got_a_newer_request_is_read_before_it_is_decided(world):
     code = world.submit("en", "individual")
     world.export_decrypt()
     item = world.item(code)
-    with Desk(world.secretariat) as desk:
-        _, _, page = desk_request(desk, "GET", f"/case/{item}")
+    with world.desk() as desk:
+        _, _, page = desk.request("GET", f"/case/{item}")
         shown = re.search(r'name="item" value="([0-9a-f]{32})"', page).group(1)
-        newer = json.loads((world.secretariat.out / "requests" / item / "request.json").read_bytes())
+        # A decrypt meanwhile brings a follow-up of the case: one more run's file.
+        [newer] = [r for r in Secretariat.requests(world.out) if r["item"] == item]
         newer["item"], newer["form"] = "f" * 32, "followup"
         newer["request"] = {"form": "followup", "lang": "en", "fields": {"message": "later"}}
-        (world.secretariat.out / "requests" / newer["item"]).mkdir()
-        (world.secretariat.out / "requests" / newer["item"] / "request.json").write_text(json.dumps(newer))
-        before = snapshot(world.secretariat.out)
-        status, _, page = desk_request(
-            desk, "POST", f"/case/{item}/decision", {"item": shown, "status": "accepted", "message": ""}
+        (world.out / "requests" / "run-2.jsonl").write_text(json.dumps(newer) + "\n")
+        before = snapshot(world.out)
+        status, _, page = desk.request(
+            "POST", f"/case/{item}/decision", {"item": shown, "status": "accepted", "message": ""}
         )
         assert status == 400 and "A newer request of this case has arrived" in page
-        assert snapshot(world.secretariat.out) == before
+        assert snapshot(world.out) == before
 
 
 def test_notes_stay_on_the_machine(world):
@@ -226,24 +146,24 @@ def test_notes_stay_on_the_machine(world):
     world.export_decrypt()
     item = world.item(code)
     secret = "NOTEMARK: source met in person, do not name"
-    with Desk(world.secretariat, passphrase=True) as desk:
-        status, _, _ = desk_request(desk, "POST", f"/case/{item}/note", {"note": secret})
+    with world.desk(passphrase=True) as desk:
+        status, _, _ = desk.request("POST", f"/case/{item}/note", {"note": secret})
         assert status == 303
-        _, _, page = desk_request(desk, "GET", f"/case/{item}?saved=note")
+        _, _, page = desk.request("GET", f"/case/{item}?saved=note")
         assert secret in unescape(page) and "Note saved." in page
         decide_in_desk(desk, item, "in_review", "Nous examinons votre demande.")
-        _, _, answer = desk_request(desk, "GET", "/answer")
+        _, _, answer = desk.request("GET", "/answer")
         expected = re.search(r'name="expected" value="([0-9a-f]+)"', answer).group(1)
-        status, _, _ = desk_request(
-            desk, "POST", "/answer", {"expected": expected, "folder": str(world.base / "usb")}
+        status, _, _ = desk.request(
+            "POST", "/answer", {"expected": expected, "folder": str(world.base / "usb")}
         )
         assert status == 303
-    notes = world.secretariat.out / "notes.json"
+    notes = world.out / "notes.json"
     assert json.loads(notes.read_bytes())["notes"] == {code: secret}
     assert notes.stat().st_mode & 0o777 == 0o600
     [bundle] = (world.base / "usb").iterdir()
     assert secret not in str(world.sent(bundle)) and b"NOTEMARK" not in bundle.read_bytes()
-    for path in world.secretariat.out.rglob("*"):
+    for path in world.out.rglob("*"):
         if path.is_file() and path.name != "notes.json":
             assert b"NOTEMARK" not in path.read_bytes(), path.name
 
@@ -251,22 +171,22 @@ def test_notes_stay_on_the_machine(world):
 def test_while_another_program_works_in_the_folder_nothing_is_saved(world):
     code = world.submit("en", "feedback")
     world.export_decrypt()
-    before = snapshot(world.secretariat.out)
-    with Desk(world.secretariat) as desk, ledger.locked(world.secretariat.out):
+    before = snapshot(world.out)
+    with world.desk() as desk, ledger.locked(world.out):
         status, page = decide_in_desk(desk, world.item(code), "closed", "Thank you.")
         assert status == 400 and "another program is working" in page
-        status, _, page = desk_request(desk, "POST", f"/case/{world.item(code)}/note", {"note": "x"})
+        status, _, page = desk.request("POST", f"/case/{world.item(code)}/note", {"note": "x"})
         assert status == 400 and "another program is working" in page
-    assert snapshot(world.secretariat.out) == before
+    assert snapshot(world.out) == before
 
 
 def test_the_answer_page_shows_exactly_what_the_bundle_carries(world):
     codes = [world.submit(lang, "individual", contact_language=lang) for lang in ("ar", "ru", "en")]
     world.export_decrypt()
-    with Desk(world.secretariat) as desk:
+    with world.desk() as desk:
         decide_in_desk(desk, world.item(codes[0]), "accepted", ARABIC)
         decide_in_desk(desk, world.item(codes[1]), "declined", RUSSIAN)
-        _, _, page = desk_request(desk, "GET", "/answer")
+        _, _, page = desk.request("GET", "/answer")
         shown = {}
         for row in re.findall(r"<tr><td>(.*?)</tr>", page, re.S):
             cells = re.findall(r"<td>(.*?)</td>", "<td>" + row, re.S)
@@ -283,20 +203,20 @@ def test_the_answer_page_shows_exactly_what_the_bundle_carries(world):
 
         # A wrong passphrase writes nothing; a decision changed since the page was shown neither.
         form = {"expected": expected, "folder": str(world.base / "usb"), "passphrase": "not the passphrase"}
-        status, _, refused = desk_request(desk, "POST", "/answer", form)
+        status, _, refused = desk.request("POST", "/answer", form)
         assert status == 400 and "Nothing was written: wrong passphrase" in refused
         decide_in_desk(desk, world.item(codes[2]), "closed", "")
-        form["passphrase"] = "the desk's long passphrase"
-        status, _, refused = desk_request(desk, "POST", "/answer", form)
+        form["passphrase"] = Secretariat.PASSPHRASE
+        status, _, refused = desk.request("POST", "/answer", form)
         assert status == 400 and "has changed since it was shown" in refused
         assert not (world.base / "usb").exists() or not list((world.base / "usb").iterdir())
         assert not sequence.exists()
 
-        _, _, page = desk_request(desk, "GET", "/answer")
+        _, _, page = desk.request("GET", "/answer")
         form["expected"] = re.search(r'name="expected" value="([0-9a-f]+)"', page).group(1)
-        status, headers, _ = desk_request(desk, "POST", "/answer", form)
+        status, headers, _ = desk.request("POST", "/answer", form)
         assert status == 303 and headers["Location"].endswith("/answer")
-        _, _, page = desk_request(desk, "GET", "/answer")
+        _, _, page = desk.request("GET", "/answer")
         assert "Wrote " in page and "Carry it to the operator" in page
     [bundle] = (world.base / "usb").iterdir()
     assert world.sent(bundle) == {
@@ -305,4 +225,4 @@ def test_the_answer_page_shows_exactly_what_the_bundle_carries(world):
         codes[2]: ("closed", ""),
     }
     assert sequence.exists() and bundle.stat().st_mode & 0o777 == 0o600
-    assert tool("intake", "import", bundle, env=world.env).returncode == 0
+    assert world.operator.import_(bundle).returncode == 0

@@ -7,10 +7,9 @@ import re
 import pytest
 
 from intake.formats import export_bundle, refcode, stream
-from intake.formats.keyring import Generation
 
-from ..conftest import make_item
-from .helpers import ARTIFACTS, Desk, Secretariat, chromium, decide_in_desk  # noqa: F401 (a fixture)
+from ..conftest import ARTIFACTS, make_item
+from .helpers import decide_in_desk
 
 # Script, markup, URLs, style and direction tricks; each field of each request gets some.
 HOSTILE = [
@@ -33,7 +32,7 @@ HOSTILE = [
 OUR_ELEMENTS = {
     *("html", "head", "meta", "title", "link", "style", "body", "header", "nav", "main", "form", "label"),
     *("select", "option", "input", "button", "textarea", "fieldset", "legend", "details", "summary"),
-    *("h1", "h2", "h3", "p", "span", "div", "b", "br", "code", "bdi", "a", "article", "section"),
+    *("h1", "h2", "h3", "h4", "p", "span", "div", "b", "br", "code", "bdi", "a", "article", "section"),
     *("table", "thead", "tbody", "tr", "th", "td", "dl", "dt", "dd", "ul", "ol", "li"),
 }
 ALL_ELEMENTS = "[...document.querySelectorAll('*')].map(e => e.localName)"
@@ -130,22 +129,23 @@ def check_inert(page, where: str) -> None:
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js-on", "js-off"])
-def test_a_hostile_bundle_renders_inert_in_the_desk_and_the_static_pages(chromium, tmp_path, javascript):  # noqa: F811
-    generation = Generation.new()
-    secretariat = Secretariat(tmp_path / "air-gap", generation)
+def test_a_hostile_bundle_renders_inert_in_the_desk_and_the_static_pages(
+    chromium, secretariat, generation, tmp_path, javascript
+):
     code = hostile_bundle(tmp_path / "hostile.bin", generation)
-    result = secretariat.decrypt(tmp_path / "hostile.bin")
+    out = tmp_path / "requests"
+    result = secretariat.run("decrypt", tmp_path / "hostile.bin", "--out", out)
     assert "3 new requests" in result.stdout, result.stderr
-    folders = sorted((secretariat.out / "requests").iterdir())
+    items = sorted(request["item"] for request in secretariat.requests(out))
     context = chromium.new_context(java_script_enabled=javascript)
     page = context.new_page()
-    with Desk(secretariat) as desk:
-        item = next(f.name for f in folders if (f / "attachment-2.bin").exists())
+    with secretariat.desk(out) as desk:
+        item = next(i for i in items if (out / "requests" / i / "attachment-2.bin").exists())
         decide_in_desk(desk, item, "more_info", hostile(0))  # the secretariat's own words are escaped too
         query = "&".join(
             f"{name}={HOSTILE[1]}" for name in ("status", "form", "urgency", "country", "language", "text")
         )
-        for path in ["", f"?{query}", f"case/{item}", *(f"case/{f.name}" for f in folders), "answer"]:
+        for path in ["", f"?{query}", f"case/{item}", *(f"case/{i}" for i in items), "answer"]:
             page.goto(desk.url + path)
             check_inert(page, f"desk {path}")
         page.goto(desk.url + f"case/{item}")
@@ -165,9 +165,11 @@ def test_a_hostile_bundle_renders_inert_in_the_desk_and_the_static_pages(chromiu
         with page.expect_navigation():
             page.click("form.filters button")
         check_inert(page, "desk search")
-    for where in [secretariat.out / "index.html", *(f / "request.html" for f in folders)]:
+    pages = {secretariat.page_of(out, i)[0] for i in items}
+    assert len(pages) == 1  # three requests, two cases, one page
+    for where in [out / "index.html", *pages]:
         page.goto(where.as_uri())
         check_inert(page, str(where.relative_to(tmp_path)))
-    page.goto((secretariat.out / "requests" / item / "request.html").as_uri())
+    page.goto(secretariat.page_of(out, item)[0].as_uri() + f"#item-{item}")
     assert "<script>window.__pwned = 1</script>" in page.evaluate("document.body.innerText")
     context.close()

@@ -11,17 +11,8 @@ import pytest
 
 from intake.offline import questions
 
-from ..conftest import SAMPLES, filled
-from .helpers import (  # noqa: F401 (chromium is a fixture)
-    ARTIFACTS,
-    AXE,
-    PASSPHRASE,
-    Defender,
-    Desk,
-    Operator,
-    Secretariat,
-    chromium,
-)
+from ..actors import Defender, Desk, Operator, Secretariat
+from ..conftest import ARTIFACTS, AXE, SAMPLES, served_env
 
 ASK = "¿Puede enviarnos la fecha de la audiencia y el nombre del juzgado?"
 ANSWER = "La audiencia es el 12 de marzo, en el juzgado segundo de Bogotá."
@@ -32,29 +23,17 @@ ACCEPT_AR = "قبلنا طلبك. سنتواصل معك عبر البريد ال
 def six_requests(defender: Defender) -> dict[str, str]:
     """What a small secretariat's week might bring: five languages, three forms, every urgency."""
     return {
-        "ar": defender.submit("ar", "individual", filled("individual", "ROUNDAR")),  # critical, Ukraine
-        "ru": defender.submit(
-            "ru",
-            "organisation",
-            filled("organisation", "ROUNDRU") | {"urgency": "high", "contact_language": "ru"},
-        ),
+        "ar": defender.submit("ar", "individual", "ROUNDAR"),  # critical, Ukraine
+        "ru": defender.submit("ru", "organisation", "ROUNDRU", urgency="high", contact_language="ru"),
         "es": defender.submit(
-            "es",
-            "individual",
-            filled("individual", "ROUNDES")
-            | {"urgency": "normal", "contact_language": "es", "country": "CO"},
+            "es", "individual", "ROUNDES", urgency="normal", contact_language="es", country="CO"
         ),
-        "fr": defender.submit("fr", "feedback", filled("feedback", "ROUNDFR")),
+        "fr": defender.submit("fr", "feedback", "ROUNDFR"),
         "en": defender.submit(
-            "en",
-            "individual",
-            filled("individual", "ROUNDEN") | {"urgency": "high", "contact_language": "en", "country": "KE"},
+            "en", "individual", "ROUNDEN", urgency="high", contact_language="en", country="KE"
         ),
         "en2": defender.submit(
-            "en",
-            "organisation",
-            filled("organisation", "ROUNDEO")
-            | {"urgency": "normal", "contact_language": "en", "country": "BR"},
+            "en", "organisation", "ROUNDEO", urgency="normal", contact_language="en", country="BR"
         ),
     }
 
@@ -89,7 +68,7 @@ def decide(page, status: str, message: str) -> None:
 def write_bundle(page, desk: Desk) -> Path:
     """Open the answer page, give the passphrase, write; return the bundle the page says it wrote."""
     page.goto(desk.url + "answer")
-    page.fill("#passphrase", PASSPHRASE)
+    page.fill("#passphrase", Secretariat.PASSPHRASE)
     with page.expect_navigation():
         page.click("form.write button")
     said = page.locator("p.saved").inner_text()
@@ -103,30 +82,30 @@ def shoot(page, name: str, javascript: bool, whole: bool = False) -> None:
 
 
 @pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
-def test_a_whole_round_in_the_desk(chromium, server, generation, tmp_path, javascript):  # noqa: F811
-    defender = Defender(server["url"])
-    operator = Operator(server["env"], tmp_path)
-    secretariat = Secretariat(tmp_path / "air-gap", generation)
+def test_a_whole_round_in_the_desk(chromium, server, site, secretariat, tmp_path, javascript):
+    defender = Defender(url=server["url"])
+    operator = Operator(served_env(site))  # the secretariat's MACs are the data folder's, as served
+    out = tmp_path / "requests"
     codes = six_requests(defender)
-    secretariat.decrypt(operator.export())
+    secretariat.decrypt(operator.export(tmp_path / "export-1.bin"), out)
     context = chromium.new_context(java_script_enabled=javascript, viewport={"width": 1100, "height": 760})
     page = context.new_page()
 
     # First round: ask the Spanish defender for more information (no passphrase file: the page asks).
-    with Desk(secretariat, lang="es") as desk:
+    with secretariat.desk(out, lang="es") as desk:
         page.goto(desk.url)
         assert sorted(rows(page)) == sorted(codes.values())
         with page.expect_navigation():
             page.locator("a", has_text=codes["es"]).click()
         decide(page, "more_info", ASK)
         first = write_bundle(page, desk)
-    operator.import_(first)
-    assert defender.message_shown("es", codes["es"]) == ASK
+    assert operator.import_(first).returncode == 0
+    assert defender.message("es", codes["es"]) == ASK
     defender.follow_up("es", codes["es"], ANSWER)
-    secretariat.decrypt(operator.export())
+    secretariat.decrypt(operator.export(tmp_path / "export-2.bin"), out)
 
     # Second round: list, filter, search, read the case with its follow-up, decide two cases.
-    with Desk(secretariat, lang="es") as desk:
+    with secretariat.desk(out, lang="es") as desk:
         page.goto(desk.url)
         listed = rows(page)
         assert len(listed) == 6 and listed[0] == codes["ar"]  # undecided and most urgent first
@@ -188,32 +167,26 @@ def test_a_whole_round_in_the_desk(chromium, server, generation, tmp_path, javas
 
     result = operator.import_(second)
     assert "status updates" in result.stdout
-    assert defender.message_shown("es", codes["es"]) == ACCEPT_ES
-    assert defender.message_shown("ar", codes["ar"]) == ACCEPT_AR
-    page_es, _ = defender.status_page("es", codes["es"])
+    assert defender.message("es", codes["es"]) == ACCEPT_ES
+    assert defender.message("ar", codes["ar"]) == ACCEPT_AR
+    page_es = defender.look_up("es", codes["es"]).text
     assert "Aceptada" in page_es and 'data-kind="followup"' not in page_es
 
 
-def test_the_desk_pages_pass_axe_and_the_validator(chromium, tmp_path):  # noqa: F811
+def test_the_desk_pages_pass_axe_and_the_validator(chromium, secretariat, generation, tmp_path):
     """No serious axe-core violation on the inbox, a case, the answer page; valid HTML."""
-    from intake.formats.keyring import Generation
-
     from .test_desk_hostile import hostile_bundle
 
     if not AXE.exists():
         pytest.fail("axe-core is missing: make test installs it into .cache/npm")
-    generation = Generation.new()
-    secretariat = Secretariat(tmp_path / "air-gap", generation)
     hostile_bundle(tmp_path / "b.bin", generation)
-    secretariat.decrypt(tmp_path / "b.bin", "--lang", "ar")
+    out = secretariat.decrypt(tmp_path / "b.bin", tmp_path / "requests", "--lang", "ar")
     context = chromium.new_context(bypass_csp=True)  # to inject axe; the policy is tested elsewhere
     page = context.new_page()
     problems, saved = [], tmp_path / "html"
     saved.mkdir()
-    with Desk(secretariat, lang="ar") as desk:
-        items = [
-            json.loads(p.read_bytes())["item"] for p in (secretariat.out / "requests").glob("*/request.json")
-        ]
+    with secretariat.desk(out, lang="ar") as desk:
+        items = [request["item"] for request in secretariat.requests(out)]
         for name, path in [("inbox", ""), ("answer", "answer"), *((f"case-{i}", f"case/{i}") for i in items)]:
             page.goto(desk.url + path)
             (saved / f"{name}.html").write_text(page.content(), encoding="utf-8")
@@ -223,13 +196,13 @@ def test_the_desk_pages_pass_axe_and_the_validator(chromium, tmp_path):  # noqa:
             ):
                 if v["impact"] in ("serious", "critical"):
                     problems.append(f"{name}: {v['id']} ({v['impact']}): {v['nodes'][0]['target']}")
-    for static in [secretariat.out / "index.html", *(secretariat.out / "requests").glob("*/request.html")]:
+    for static in [out / "index.html", *(out / "requests").glob("run-*-page-*.html")]:
         page.goto(static.as_uri())
         page.add_script_tag(path=str(AXE))
         for v in page.evaluate("axe.run(document, {resultTypes: ['violations']}).then(r => r.violations)"):
             if v["impact"] in ("serious", "critical"):
                 problems.append(f"{static.name}: {v['id']} ({v['impact']}): {v['nodes'][0]['target']}")
-        (saved / f"static-{static.parent.name}.html").write_text(
+        (saved / f"static-{static.stem}.html").write_text(
             static.read_text(encoding="utf-8"), encoding="utf-8"
         )
     context.close()

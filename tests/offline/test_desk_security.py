@@ -6,11 +6,10 @@ import urllib.parse
 
 import pytest
 
-from intake.formats import keyfiles
-from intake.formats.keyring import Generation
+from intake.formats.keyring import Generation, Keyring
 
-from ..conftest import filled, snapshot
-from .helpers import Desk, Secretariat, server_env, submit_with_client, tool
+from ..actors import Defender, Operator, Secretariat
+from ..conftest import make_site, operator_env, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -20,23 +19,16 @@ def world(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("desk-security")
     generation = Generation.new()
-    keyfiles.write_public_keys(base / "keys", generation.box.public_key, generation.sign.verify_key)
-    site = {
-        "INTAKE_DATA_DIR": str(base / "data"),
-        "INTAKE_KEYS_DIR": str(base / "keys"),
-        "INTAKE_SECRET_KEY": "test-" + "x" * 40,
-        "INTAKE_MIN_FREE_MB": "0",
-    }
-    client = create_app(site).test_client()
+    site = make_site(base, generation)
+    defender = Defender(create_app(site).test_client())
     files = [("photo.jpg", b"\xff\xd8\xff not really a photo", "image/jpeg")]
     codes = [
-        submit_with_client(client, "ar", "individual", filled("individual", "SECMARK1"), files),
-        submit_with_client(client, "en", "feedback", filled("feedback", "SECMARK2")),
+        defender.submit("ar", "individual", "SECMARK1", files=files),
+        defender.submit("en", "feedback", "SECMARK2"),
     ]
-    secretariat = Secretariat(base / "air-gap", generation)
-    tool("intake", "export", "--out", base / "export.bin", env=server_env(site))
-    secretariat.decrypt(base / "export.bin")
-    return secretariat, codes
+    secretariat = Secretariat(base, Keyring((generation,)))
+    out = secretariat.decrypt(Operator(operator_env(site)).export(base / "export.bin"), base / "requests")
+    return secretariat, out, codes
 
 
 def request(desk, method, path, *, host=None, body=None, headers=None):
@@ -56,14 +48,19 @@ def request(desk, method, path, *, host=None, body=None, headers=None):
     return result
 
 
-def item_of(secretariat) -> str:
-    return sorted(p.name for p in (secretariat.out / "requests").iterdir())[0]
+def machine(secretariat, out) -> dict:
+    """Every file of the air-gapped machine the desk could change: the keyring's folder, the requests'."""
+    return {"keyring": snapshot(secretariat.keyring.parent), "out": snapshot(out)}
+
+
+def item_of(out) -> str:
+    return sorted(request["item"] for request in Secretariat.requests(out))[0]
 
 
 def test_without_the_token_or_with_another_host_every_request_is_refused_and_changes_nothing(world):
-    secretariat, _ = world
-    with Desk(secretariat, passphrase=True) as desk:
-        item = item_of(secretariat)
+    secretariat, out, _ = world
+    with secretariat.desk(out, passphrase=True) as desk:
+        item = item_of(out)
         good_host = f"127.0.0.1:{desk.port}"
         wrong = "A" * len(desk.token)
         decision = {"item": item, "status": "accepted", "message": "forged"}
@@ -76,7 +73,7 @@ def test_without_the_token_or_with_another_host_every_request_is_refused_and_cha
             ("POST", f"/{wrong}/case/{item}/decision", decision),
             ("POST", f"/case/{item}/decision", decision),
             ("POST", f"/{wrong}/case/{item}/note", {"note": "forged"}),
-            ("POST", f"/{wrong}/answer", {"expected": "", "folder": str(secretariat.base / "forged")}),
+            ("POST", f"/{wrong}/answer", {"expected": "", "folder": str(out.parent / "forged")}),
         ]:
             attempts.append((method, path, body, good_host))
         for host in [
@@ -89,10 +86,8 @@ def test_without_the_token_or_with_another_host_every_request_is_refused_and_cha
             attempts.append(("GET", f"/{desk.token}/", None, host))
             attempts.append(("POST", f"/{desk.token}/case/{item}/decision", decision, host))
             attempts.append(("POST", f"/{desk.token}/case/{item}/note", {"note": "forged"}, host))
-            attempts.append(
-                ("POST", f"/{desk.token}/answer", {"folder": str(secretariat.base / "forged")}, host)
-            )
-        before = snapshot(secretariat.base)
+            attempts.append(("POST", f"/{desk.token}/answer", {"folder": str(out.parent / "forged")}, host))
+        before = machine(secretariat, out)
         for method, path, body, host in attempts:
             status, headers, page = request(desk, method, path, host=host, body=body)
             assert status == 403, (method, path, host)
@@ -115,8 +110,8 @@ def test_without_the_token_or_with_another_host_every_request_is_refused_and_cha
         assert status == 403
         status, _, _ = request(desk, "GET", f"http://evil.example/{desk.token}/", host=good_host)
         assert status == 403
-        assert snapshot(secretariat.base) == before  # byte for byte, every file
-        assert not (secretariat.base / "forged").exists()
+        assert machine(secretariat, out) == before  # byte for byte, every file
+        assert not (out.parent / "forged").exists()
 
         # The same requests with the token and the host are answered: the refusals were the checks'.
         status, _, page = request(desk, "GET", f"/{desk.token}/", host=good_host)
@@ -125,12 +120,12 @@ def test_without_the_token_or_with_another_host_every_request_is_refused_and_cha
             desk, "POST", f"/{desk.token}/case/{item}/note", host=good_host, body={"note": "mine"}
         )
         assert status == 303 and headers["Location"] == f"/{desk.token}/case/{item}?saved=note"
-        assert snapshot(secretariat.base) != before
+        assert machine(secretariat, out) != before
 
 
 def test_it_listens_on_127_0_0_1_alone_and_prints_one_address_with_a_fresh_token(world):
-    secretariat, _ = world
-    with Desk(secretariat) as first, Desk(secretariat) as second:
+    secretariat, out, _ = world
+    with secretariat.desk(out) as first, secretariat.desk(out) as second:
         assert len(first.token) >= 43 and first.token != second.token  # 256 random bits each
         assert first.url == f"http://127.0.0.1:{first.port}/{first.token}/"
         # Another loopback address reaches any socket bound to all addresses; not this one.
@@ -139,12 +134,11 @@ def test_it_listens_on_127_0_0_1_alone_and_prints_one_address_with_a_fresh_token
 
 
 def test_every_answer_carries_the_strict_headers_and_files_are_downloads(world):
-    secretariat, _ = world
-    with Desk(secretariat) as desk:
+    secretariat, out, _ = world
+    with secretariat.desk(out) as desk:
         host = f"127.0.0.1:{desk.port}"
-        folder = next(
-            p for p in (secretariat.out / "requests").iterdir() if (p / "attachment-1.jpg").exists()
-        )
+        [folder] = (out / "requests").glob("*/attachment-1.jpg")
+        folder = folder.parent
         pages = ["/", "/answer", "/style.css", f"/case/{folder.name}", "/nope"]
         for path in pages:
             status, headers, _ = request(desk, "GET", f"/{desk.token}{path}", host=host)
@@ -174,16 +168,16 @@ def test_every_answer_carries_the_strict_headers_and_files_are_downloads(world):
 
 
 def test_other_methods_are_refused_and_a_body_too_large_is_not_read(world):
-    secretariat, _ = world
-    with Desk(secretariat) as desk:
+    secretariat, out, _ = world
+    with secretariat.desk(out) as desk:
         host = f"127.0.0.1:{desk.port}"
-        before = snapshot(secretariat.out)
+        before = snapshot(out)
         for method in ("PUT", "DELETE", "PATCH", "OPTIONS"):
             assert request(desk, method, f"/{desk.token}/", host=host)[0] == 405
             assert request(desk, method, "/", host=host)[0] == 403
-        item = item_of(secretariat)
+        item = item_of(out)
         status, _, _ = request(
             desk, "POST", f"/{desk.token}/case/{item}/note", host=host, body={"note": "x" * 300_000}
         )
         assert status == 413
-        assert snapshot(secretariat.out) == before
+        assert snapshot(out) == before

@@ -8,6 +8,7 @@ import pytest
 
 from intake.offline.decrypt import decrypt_bundle
 
+from ..actors import Secretariat
 from .crafting import KEYRING, check_honest, honest_entries, made, write_entries
 
 SCRIPT = b"<html><head><title>x</title></head><body><script>document.title='RAN'</script></body></html>"
@@ -49,35 +50,40 @@ def decrypted(tmp_path):
     report = decrypt_bundle(tmp_path / "b.bin", KEYRING, tmp_path / "out")
     assert report.ok, report.failures
     check_honest(tmp_path / "out", id_, m)
-    return tmp_path / "out" / "requests" / id_.hex()
+    return tmp_path / "out", id_.hex()
 
 
 def test_only_passive_formats_keep_their_extension(decrypted):
+    out, item = decrypted
     expected = [f"attachment-{n}{suffix}" for n, (_, _, suffix) in enumerate(ACTIVE + PASSIVE, start=1)]
-    assert sorted(os.listdir(decrypted)) == sorted([*expected, "request.html", "request.json"])
+    assert sorted(os.listdir(out / "requests" / item)) == sorted(expected)  # the files alone
 
 
 def test_every_attachment_is_a_download_with_the_senders_name_as_text(decrypted):
-    page = (decrypted / "request.html").read_text(encoding="utf-8")
+    out, item_id = decrypted
+    path, page = Secretariat.page_of(out, item_id)
     links = re.findall(r"<a [^>]*>", page)
     assert len(links) == len(ACTIVE + PASSIVE)
     for number, (name, _, suffix) in enumerate(ACTIVE + PASSIVE, start=1):
         file = f"attachment-{number}{suffix}"
-        assert f'<a href="{file}" download="{file}">' in links, file
-        item = page.split(f'href="{file}"')[1].split("</li>")[0]
+        assert f'<a href="{item_id}/{file}" download="{file}">' in links, file
+        assert (path.parent / item_id / file).is_file()
+        item = page.split(f'href="{item_id}/{file}"')[1].split("</li>")[0]
         shown = re.search(r'sent as <bdi dir="auto">(.*?)</bdi>', item).group(1)
         assert "<" not in shown
         visible = name.replace("\u202e", "[U+202E]").replace("\x00", "[U+0000]")
         assert html.unescape(shown) == visible
         assert ("Saved as inert data" in item) == (suffix == ".bin"), file
-    assert "\u202e" not in page and "\x00" not in page
+    whole = path.read_text(encoding="utf-8")
+    assert "\u202e" not in whole and "\x00" not in whole
 
 
 def test_one_click_in_chromium_runs_nothing_the_sender_wrote(decrypted, chromium):
     """Chromium ignores `download` on local pages (file://), so the written name must be inert."""
+    out, item = decrypted
     context = chromium.new_context(accept_downloads=True, java_script_enabled=True)
     page = context.new_page()
-    start = (decrypted / "request.html").as_uri()
+    start = Secretariat.page_of(out, item)[0].as_uri()
     page.goto(start)
     hrefs = [a.get_attribute("href") for a in page.locator("ol a").all()]
     assert len(hrefs) == len(ACTIVE + PASSIVE)
@@ -87,7 +93,9 @@ def test_one_click_in_chromium_runs_nothing_the_sender_wrote(decrypted, chromium
         if href.endswith(".bin"):
             with page.expect_download() as download:
                 link.click()
-            assert download.value.suggested_filename == href and page.url == start, f"{href} was opened"
+            assert href == f"{item}/{download.value.suggested_filename}" and page.url == start, (
+                f"{href} was opened"
+            )
         else:
             link.click()  # Playwright waits for the navigation this starts
             page.wait_for_load_state()

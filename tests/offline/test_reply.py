@@ -14,6 +14,7 @@ from intake.formats import refcode, return_bundle
 from intake.formats.keyring import QUICK, Generation, Keyring, save
 from intake.offline.decrypt import decrypt_bundle
 
+from ..actors import Secretariat
 from ..conftest import first_start, import_return, status_of
 from .crafting import honest_entries, made, write_entries
 
@@ -48,9 +49,8 @@ class AirGap:
         path = self.base / f"export-{len(list(self.base.glob('export-*')))}.bin"
         write_entries(path, entries)
         assert decrypt_bundle(path, Keyring((self.generation,)), self.out).ok
-        return [
-            Request(json.loads((self.out / "requests" / i.hex() / "request.json").read_bytes())) for i in ids
-        ]
+        decrypted = {r["item"]: r for r in Secretariat.requests(self.out)}
+        return [Request(decrypted[i.hex()]) for i in ids]
 
     def decide(self, choices: dict) -> None:
         """Fill in decisions.csv as in a spreadsheet: item -> (status, message)."""

@@ -11,7 +11,7 @@ import pytest
 
 from intake.formats import refcode, return_bundle
 
-from ..actors import Defender, Operator
+from ..actors import Defender, Operator, Secretariat
 from ..conftest import drop_box, operator_env, served_env, service
 
 
@@ -89,7 +89,7 @@ def test_a_backup_made_under_load_restores_on_a_new_machine_with_every_status(
     again = operator.run("restore", backup)  # a drop box with requests is not replaced unasked
     assert again.returncode == 2 and "pass --replace" in again.stderr
     read = secretariat.decrypt(operator.export(tmp_path / "export.bin"), tmp_path / "read")
-    exported = {p.parent.name for p in read.glob("requests/*/request.json")}
+    exported = {request["item"] for request in Secretariat.requests(read)}
     assert len(exported) >= 3 and len(list(read.glob("requests/*/attachment-*"))) == 1
 
 

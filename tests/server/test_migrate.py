@@ -46,10 +46,7 @@ def release(tmp_path, database_url):
 
 
 def references(read: Path) -> list[str]:
-    return [
-        json.loads(p.read_text(encoding="utf-8"))["reference"]
-        for p in sorted(read.glob("requests/*/request.json"))
-    ]
+    return sorted(request["reference"] for request in Secretariat.requests(read))
 
 
 def old_files(data: Path) -> list[str]:

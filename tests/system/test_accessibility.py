@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from ..actors import Defender
-from ..conftest import ARTIFACTS, LANGS, ROOT, csrf_token, filled, service
+from ..conftest import ARTIFACTS, AXE, LANGS, csrf_token, filled, service
 from . import journeys
 from .test_browser import fill
 
-AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 PAGES = ["", "individual", "organisation", "feedback", "status", "other-support"]
 
 

@@ -14,6 +14,7 @@ import pytest
 from intake.offline.decrypt import decrypt_bundle
 from intake.web.fields import country_names
 
+from ..actors import Secretariat
 from ..conftest import LANGS, everything_under, filled
 
 FORMS = ("individual", "organisation", "feedback")
@@ -55,7 +56,7 @@ def export_and_read(tmp_path, env, keyring) -> list[dict]:
     )
     out = tmp_path / "read"
     assert decrypt_bundle(bundle, keyring, out).ok
-    return [json.loads(p.read_text(encoding="utf-8")) for p in (out / "requests").glob("*/request.json")]
+    return Secretariat.requests(out)
 
 
 @pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])

@@ -2,7 +2,6 @@
 
 import http.client
 import io
-import json
 import os
 import random
 import signal
@@ -26,7 +25,7 @@ from intake.formats import refcode
 from intake.formats.payload import encode_json
 from intake.offline.decrypt import decrypt_bundle
 
-from ..actors import Defender, code_of
+from ..actors import Defender, Secretariat, code_of
 from ..conftest import (
     INTAKE,
     ROOT,
@@ -435,10 +434,7 @@ def test_killed_workers_and_master_lose_no_accepted_request(site, tmp_path, keyr
     )
     report = decrypt_bundle(bundle, keyring, tmp_path / "read")
     assert report.ok, report.failures  # no half-written file was exported
-    decrypted = {
-        json.loads(p.read_text(encoding="utf-8"))["reference"]
-        for p in (tmp_path / "read" / "requests").glob("*/request.json")
-    }
+    decrypted = {request["reference"] for request in Secretariat.requests(tmp_path / "read")}
     assert set(received) <= decrypted  # every code a client received has its request
     assert all(refcode.normalise(code) for code in received)
 

@@ -121,9 +121,7 @@ def test_follow_up_round_trip(defender, tmp_path, app, client, site, operator, s
 
     assert operator.run("export", "--out", tmp_path / "e2.bin").returncode == 0
     assert secretariat.run("decrypt", tmp_path / "e2.bin", "--out", read).returncode == 0
-    import json
-
-    requests = [json.loads(p.read_text(encoding="utf-8")) for p in (read / "requests").glob("*/request.json")]
+    requests = secretariat.requests(read)
     follow = [r for r in requests if r["form"] == "followup"]
     assert len(follow) == 1 and follow[0]["reference"] == code
     assert follow[0]["request"]["fields"]["message"] == "تاريخ الجلسة هو ١٢ مارس"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from intake.offline.decrypt import decrypt_bundle
 
-from ..actors import Defender, code_of
+from ..actors import Defender, Secretariat, code_of
 from ..conftest import LANGS, everything_under, filled
 
 
@@ -34,10 +34,7 @@ def test_every_form_in_every_language_under_gunicorn(server, tmp_path, keyring, 
     )
     report = decrypt_bundle(bundle, keyring, tmp_path / "read")
     assert report.ok and report.written == len(sent) == 15
-    import json
-
-    for path in (tmp_path / "read" / "requests").glob("*/request.json"):
-        request = json.loads(path.read_text(encoding="utf-8"))
+    for request in Secretariat.requests(tmp_path / "read"):
         lang, form, answers = sent.pop(request["reference"])
         assert request["request"]["lang"] == lang and request["form"] == form
         fields = request["request"]["fields"]

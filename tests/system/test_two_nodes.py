@@ -3,7 +3,6 @@ configuration, as docs/operator.md sets them up."""
 
 import contextlib
 import http.client
-import json
 import os
 import random
 import re
@@ -14,7 +13,7 @@ import time
 
 import pytest
 
-from ..actors import Defender, NotServed, Operator, code_of
+from ..actors import Defender, NotServed, Operator, Secretariat, code_of
 from ..conftest import ROOT, filled, free_port, service, wait_for
 
 pytestmark = pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
@@ -58,10 +57,7 @@ def haproxy(tmp_path, *urls):
 
 def references(read) -> list[str]:
     """The reference code of every request the secretariat decrypted (a list: duplicates show)."""
-    return [
-        json.loads(p.read_text(encoding="utf-8"))["reference"]
-        for p in sorted(read.glob("requests/*/request.json"))
-    ]
+    return [request["reference"] for request in Secretariat.requests(read)]
 
 
 def send(url, lang="en"):

@@ -1,9 +1,7 @@
 """Evidence attachments: sealed as they stream in, limits kept, refused cleanly offline when damaged."""
 
-import contextlib
 import io
 import os
-import re
 
 import pytest
 from hypothesis import given
@@ -14,7 +12,7 @@ from intake.formats.stream import CHUNK, SEALED_CHUNK, StreamError
 from intake.offline.decrypt import decrypt_bundle
 from intake.server import cli
 
-from ..actors import Defender
+from ..actors import Defender, Secretariat
 from ..conftest import both_engines, drop_box, everything_under, filled
 
 SIZES = [0, 1, CHUNK, CHUNK + 1]
@@ -79,11 +77,12 @@ def test_files_round_trip_without_javascript(tmp_path, client, site, keyring, mo
     ) == [1, 2, 3, 4, 5]
     report, read = export_read(tmp_path, site, keyring, monkeypatch)
     assert report.ok, report.failures
-    [folder] = (read / "requests").iterdir()
+    [request] = Secretariat.requests(read)
+    folder = read / "requests" / request["item"]
     for number, (name, content) in enumerate(files, start=1):
         suffix = ".jpg" if name.endswith(".jpg") else ".txt"
         assert (folder / f"attachment-{number}{suffix}").read_bytes() == content
-    page = (folder / "request.html").read_text(encoding="utf-8")
+    _, page = Secretariat.page_of(read, request["item"])
     assert page.count("hidden metadata") == 1 and "photo.jpg" in page
     assert all(row[1] is not None for row in drop_box(site)["streams"])  # nothing left staged
 
@@ -161,8 +160,6 @@ def test_damaged_attachments_are_refused_offline_and_the_request_kept(tmp_path, 
         report = decrypt_bundle(path, keyring, out)
         assert report.written == 1 and len(report.failures) == 1, (name, report.failures)
         assert message in report.failures[0], (name, report.failures)
-        folder = out / "requests" / item_id.hex()
-        assert sorted(os.listdir(folder)) == ["request.html", "request.json"]
-        assert "NOT DECRYPTED" in (folder / "request.html").read_text(encoding="utf-8")
-        with contextlib.suppress(FileNotFoundError):
-            assert not re.search(r"attachment-", " ".join(os.listdir(folder)))
+        assert [r["item"] for r in Secretariat.requests(out)] == [item_id.hex()]  # the request is kept
+        assert "NOT DECRYPTED" in Secretariat.page_of(out, item_id.hex())[1]
+        assert not (out / "requests" / item_id.hex()).exists()  # and no file, nor a folder for none

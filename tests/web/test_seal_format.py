@@ -14,6 +14,7 @@ from intake.formats.payload import encode_json
 from intake.web import checks
 from intake.web.fields import clean
 
+from ..actors import Secretariat
 from ..conftest import ROOT, SAMPLES, drop_box, item_ids
 
 VENDOR = ROOT / "intake" / "static" / "vendor"
@@ -180,7 +181,7 @@ def test_a_browser_envelope_is_stored_like_any_other(
     assert cli.main(["export", "--out", str(tmp_path / "b.bin")]) == 0
     report = decrypt_bundle(tmp_path / "b.bin", keyring, tmp_path / "out")
     assert report.ok and report.written == 2
-    origins = sorted(json.loads(p.read_text())["origin"] for p in (tmp_path / "out").rglob("request.json"))
+    origins = sorted(request["origin"] for request in Secretariat.requests(tmp_path / "out"))
     assert origins == ["browser", "server"]
 
 

@@ -10,7 +10,7 @@ from intake.formats import item, refcode
 from intake.offline.decrypt import decrypt_bundle
 from intake.server import cli
 
-from ..actors import code_of, multipart
+from ..actors import Secretariat, code_of, multipart
 from ..conftest import LANGS, both_engines, drop_box, everything_under, filled, item_ids, status_of
 
 
@@ -51,10 +51,7 @@ def test_submit_export_decrypt_round_trip(tmp_path, site, defender, keyring, lan
 
 
 def decrypt_requests(out):
-    import json
-
-    for path in sorted((out / "requests").glob("*/request.json")):
-        yield json.loads(path.read_text(encoding="utf-8"))
+    yield from Secretariat.requests(out)
 
 
 @both_engines
