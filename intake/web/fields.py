@@ -132,18 +132,25 @@ def code_problem(reason: str, count: int) -> str:
     return str(CODE_PROBLEMS[reason]) % {"count": count}
 
 
+def typed_code_problem(typed: str | None) -> str | None:
+    """Why the text typed on the status page cannot be a code, in the page's language; None if it can."""
+    if not typed:
+        return code_problem("empty", 0)
+    try:
+        refcode.normalise(typed)
+    except refcode.InvalidCode as e:
+        return code_problem(e.reason, e.count)
+    return None
+
+
 class TypedCode:
     """The status page's reference code, kept as typed; why it cannot be a code, when it cannot."""
 
     field_flags = {"required": True}
 
     def __call__(self, form, field):
-        if not field.data:
-            raise StopValidation(code_problem("empty", 0))
-        try:
-            refcode.normalise(field.data)
-        except refcode.InvalidCode as e:
-            raise StopValidation(code_problem(e.reason, e.count)) from None
+        if (problem := typed_code_problem(field.data)) is not None:
+            raise StopValidation(problem)
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -18,6 +18,7 @@ from intake.server import accept
 from intake.server.store import Full
 from intake.web import uploads
 from intake.web.forms import EnvelopeForm
+from intake.web.prerender import marker, prerendered
 from intake.web.services import services
 
 if TYPE_CHECKING:  # named for the cast only: app.py assembles the views, not the other way round
@@ -147,10 +148,16 @@ def refuse(template: str, form, status: int, message: str, where: str = "refusal
     return render_form(template, form, status, **{where: message})
 
 
-def receipt(code: str, kind: str):
-    """The reference code, shown only once the request is durably stored: one page holding the
-    receipt in every language, the page's own last, so that switching language keeps the code."""
-    shown = refcode.display(code)
+def receipt(code: str, kind: str) -> str:
+    """The reference code, shown only once the request is durably stored: the receipt page, rendered
+    once per language and form, with this code filled in."""
+    shown = prerendered(("receipt", kind), lambda: full_receipt(marker("code"), kind))
+    return shown.fill(code=refcode.display(code))
+
+
+def full_receipt(shown: str, kind: str) -> str:
+    """One page holding the receipt in every language, the page's own last, so that switching
+    language keeps the code (`shown`, as the defender reads it)."""
     receipts = []
     for lang in sorted(languages.LANGUAGES, key=lambda lang: lang == g.lang):
         with force_locale(lang):
