@@ -75,6 +75,17 @@ class OneOf:
             raise StopValidation(_l("Please choose one of the options."))
 
 
+def whole_number(text: str, high: int) -> str | None:
+    """The number written in `text` (any digits, the separators people use), as stored; None unless
+    it is a whole number between 0 and `high`."""
+    digits = re.sub(r"[\s,.'٬\u00a0\u202f]", "", text)
+    try:
+        value = int(digits)  # int() reads Arabic-Indic and other Unicode digits too
+    except ValueError:
+        return None
+    return str(value) if 0 <= value <= high else None
+
+
 class WholeNumber:
     """A whole number between 0 and `high`, written with any digits and separators people use."""
 
@@ -84,14 +95,18 @@ class WholeNumber:
     def __call__(self, form, field):
         if not field.data:
             return
-        digits = re.sub(r"[\s,.'٬\u00a0\u202f]", "", field.data)
-        try:
-            value = int(digits)  # int() reads Arabic-Indic and other Unicode digits too
-        except ValueError:
-            value = -1
-        if not 0 <= value <= self.high:
+        number = whole_number(field.data, self.high)
+        if number is None:
             raise ValidationError(_l("Please write a whole number, for example 3000."))
-        field.data = str(value)
+        field.data = number
+
+
+def code_as_stored(text: str) -> str | None:
+    """A reference code as people type it, in its display form; None if it cannot be a code."""
+    try:
+        return refcode.display(refcode.normalise(text))
+    except refcode.InvalidCode:
+        return None
 
 
 class ReferenceCode:
@@ -100,12 +115,12 @@ class ReferenceCode:
     def __call__(self, form, field):
         if not field.data:
             return
-        try:
-            field.data = refcode.display(refcode.normalise(field.data))
-        except refcode.InvalidCode:
+        code = code_as_stored(field.data)
+        if code is None:
             raise ValidationError(
                 _l("This reference code is not valid. Please check it, or leave the field empty.")
-            ) from None
+            )
+        field.data = code
 
 
 # What the status page says of a code that cannot be a code (refcode.InvalidCode's reasons), each

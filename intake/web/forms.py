@@ -33,6 +33,11 @@ def token_is_valid() -> bool:
     return True
 
 
+def payload(kind: str, lang: str, fields: dict) -> dict:
+    """The body payload (docs/formats.md, section 5): the form, the page's language, the answers."""
+    return {"form": kind, "lang": lang, "fields": fields}
+
+
 class AnswersForm(FlaskForm):
     """A form whose answers come from the request's text parts, and nowhere else."""
 
@@ -59,14 +64,13 @@ class SealableForm(AnswersForm):
         """The checks each field gets, in payload order, for the browser to apply before sealing."""
         return [field_rule(field) for field in self.in_page_order()]
 
-    def payload(self, lang: str) -> dict:
-        """The body payload (docs/formats.md, section 5), built from the cleaned answers."""
-        fields = {
+    def answers(self) -> dict:
+        """The cleaned answers, as the body payload's "fields" holds them."""
+        return {
             name: self[name].data or ([] if isinstance(self[name].data, list) else "")
             for _, names in self.SECTIONS
             for name in names
         }
-        return {"form": self.KIND, "lang": lang, "fields": fields}
 
 
 class FeedbackForm(SealableForm):
@@ -142,12 +146,6 @@ class FollowupForm(SealableForm):
         200,
         help=_l("Only if the way to reach you safely has changed."),
     )
-
-
-class EnvelopeForm(AnswersForm):
-    """A request the browser sealed: the envelope, and the CSRF token that travels as usual."""
-
-    envelope = StringField()
 
 
 class StatusForm(AnswersForm):

@@ -39,6 +39,7 @@ class Services:
         self.integrity = _integrity(STATIC)
         self.result_sizes: dict[str, int] = {}  # each language's lookup answer length (lookup.padded)
         self.pages: dict = {}  # pages rendered once, to be filled in (prerender.py)
+        self.rules: dict = {}  # each form's rules in each language, to check answers with (answers.py)
 
     @property
     def public_key(self) -> PublicKey | None:
