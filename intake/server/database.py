@@ -7,6 +7,7 @@ why no ORM.
 """
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -137,6 +138,8 @@ class SQLite(Database):
         self.local = threading.local()
         self.lock = threading.Lock()
         self.connections: list[sqlite3.Connection] = []
+        # What stamp() dates after every transaction, named once: making Paths cost more than dating.
+        self.dated = [os.fspath(p) for p in (*self.files(), self.path.parent)]
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self.local, "conn", None)
@@ -183,8 +186,9 @@ class SQLite(Database):
     def stamp(self) -> None:
         """Date the database's files by the day (docs/security.md): their times would otherwise be
         the time of the last request."""
-        with contextlib.suppress(OSError):
-            stamp(*(p for p in self.files() if p.exists()), self.path.parent)
+        for path in self.dated:
+            with contextlib.suppress(OSError):  # the log and its index come and go
+                stamp(path)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Cursor]:
