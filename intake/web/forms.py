@@ -4,8 +4,10 @@ from flask import request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import validate_csrf
 from flask_wtf.form import _Auto
 from wtforms import HiddenField, SelectField, StringField
+from wtforms.validators import ValidationError
 
 from intake.web.fields import (
     CODE_INPUT,
@@ -18,6 +20,22 @@ from intake.web.fields import (
     field_rule,
     text,
 )
+
+TOKEN_FIELD = "csrf_token"  # noqa: S105 (Flask-WTF's name for every form's token, not a secret)
+
+
+def token_is_valid() -> bool:
+    """The request's form token, checked as Flask-WTF checks a form's, without building a form."""
+    try:
+        validate_csrf(request.form.get(TOKEN_FIELD))
+    except ValidationError:
+        return False
+    return True
+
+
+def payload(kind: str, lang: str, fields: dict) -> dict:
+    """The body payload (docs/formats.md, section 5): the form, the page's language, the answers."""
+    return {"form": kind, "lang": lang, "fields": fields}
 
 
 class AnswersForm(FlaskForm):
@@ -46,14 +64,13 @@ class SealableForm(AnswersForm):
         """The checks each field gets, in payload order, for the browser to apply before sealing."""
         return [field_rule(field) for field in self.in_page_order()]
 
-    def payload(self, lang: str) -> dict:
-        """The body payload (docs/formats.md, section 5), built from the cleaned answers."""
-        fields = {
+    def answers(self) -> dict:
+        """The cleaned answers, as the body payload's "fields" holds them."""
+        return {
             name: self[name].data or ([] if isinstance(self[name].data, list) else "")
             for _, names in self.SECTIONS
             for name in names
         }
-        return {"form": self.KIND, "lang": lang, "fields": fields}
 
 
 class FeedbackForm(SealableForm):
@@ -129,12 +146,6 @@ class FollowupForm(SealableForm):
         200,
         help=_l("Only if the way to reach you safely has changed."),
     )
-
-
-class EnvelopeForm(AnswersForm):
-    """A request the browser sealed: the envelope, and the CSRF token that travels as usual."""
-
-    envelope = StringField()
 
 
 class StatusForm(AnswersForm):

@@ -10,12 +10,14 @@ from flask import g, render_template, request
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
 
-from intake.formats import refcode, return_bundle
+from intake.formats import envelope, refcode, return_bundle
 from intake.server import statuses
-from intake.web.fields import CODE_PROBLEMS, code_problem
-from intake.web.forms import FollowupForm, StatusForm
-from intake.web.pages import bp
+from intake.web.fields import CODE_PROBLEMS, clean, code_problem, typed_code_problem
+from intake.web.forms import TOKEN_FIELD, FollowupForm, StatusForm, token_is_valid
+from intake.web.pages import bp, known_day
+from intake.web.prerender import marker, prerendered
 from intake.web.services import services
 from intake.web.submit import seal_context, upload_limits
 
@@ -58,6 +60,7 @@ STAND_IN_LOOKUP = refcode.lookup_id(STAND_IN_CODE)
 STAND_IN_MESSAGE = bytes(return_bundle.SEALED_MESSAGE_SIZE)
 LOOKALIKES_JSON = json.dumps(refcode.LOOKALIKES, ensure_ascii=False)  # for lookup.js: encoded once
 LOOKUP_ID_FIELD = "lookup_id"  # what lookup.js posts instead of the code: the lookup id, in hex
+CODE_FIELD = "reference_code"  # StatusForm's field
 _LOOKUP_ID = re.compile(r"[0-9a-f]{64}")
 
 
@@ -96,40 +99,88 @@ def lookup(typed: str):
 def status():
     """Look up a status by reference code: what was typed stays in the field; a code that cannot be a
     code is told so; every well-formed code that finds nothing gets the same answer."""
-    form = StatusForm()
     if request.method == "GET":
-        return page(form)
+        return form_page("")
     if LOOKUP_ID_FIELD in request.form:
-        return looked_up_in_the_browser(form)
-    typed = form.reference_code.data or ""
-    valid = form.validate_on_submit()
-    if form.csrf_token.errors:
-        return padded(page(form), typed), 403
+        return looked_up_in_the_browser()
+    typed = clean(request.form.get(CODE_FIELD)) or ""  # as StatusForm's field reads it
+    problem = typed_code_problem(typed)
+    if not token_is_valid():
+        return padded(form_page(typed, problem, expired=True), typed), 403
     if not services().store.allow("lookups", services().config.lookups_per_minute):
-        return padded(page(form, busy=True), typed), 429
+        return padded(form_page(typed, problem, state="busy"), typed), 429
     code, found, message = lookup(typed)  # the same work for every code, one that cannot be one too
-    if not valid:
-        return padded(page(form), typed), 400
-    return padded(result_page(form, found if code else None, code=code, message=message), typed)
+    if problem is not None:
+        return padded(form_page(typed, problem), typed), 400
+    if found is None:
+        return padded(form_page(typed, state="not_found"), typed)
+    return padded(found_page(found, code=code, message=message), typed)
 
 
-def looked_up_in_the_browser(form):
+def looked_up_in_the_browser():
     """A lookup lookup.js sent: the lookup id alone, derived from the code in the browser, which
     opens the message itself. The same work, the same rate and one length for every id, known,
     unknown or damaged; the server never has the code, so it shows none back."""
     text = request.form[LOOKUP_ID_FIELD]
-    beside = set(request.form) - {LOOKUP_ID_FIELD, form.meta.csrf_field_name}  # a code in clear, say
+    beside = set(request.form) - {LOOKUP_ID_FIELD, TOKEN_FIELD}  # a code in clear, say
     damaged = bool(beside) or not _LOOKUP_ID.fullmatch(text)
-    form.reference_code.data = ""  # nothing typed came: lookup.js puts back what is in the field
-    if not form.csrf_token.validate(form):
-        return padded(page(form)), 403
+    # Nothing typed came: lookup.js puts back what is in the field.
+    if not token_is_valid():
+        return padded(form_page("", expired=True)), 403
     if not services().store.allow("lookups", services().config.lookups_per_minute):
-        return padded(page(form, busy=True)), 429
+        return padded(form_page("", state="busy")), 429
     found = find(STAND_IN_LOOKUP if damaged else bytes.fromhex(text))
     if damaged:
-        return padded(page(form, damaged=True)), 400
-    sealed = found.sealed_message if found else None
-    return padded(result_page(form, found, sealed=base64url(sealed) if sealed else None))
+        return padded(form_page("", state="damaged")), 400
+    if found is None:
+        return padded(form_page("", state="not_found"))
+    sealed = found.sealed_message
+    return padded(found_page(found, sealed=base64url(sealed) if sealed else None))
+
+
+def form_page(typed: str, problem: str | None = None, expired: bool = False, state: str | None = None) -> str:
+    """The lookup form (with why the typed text cannot be a code, an expired token, busy, not found or
+    damaged): the page the full render gives, rendered once and filled with this request's token and
+    what was typed."""
+
+    def render() -> str:
+        form = StatusForm(formdata=None, reference_code=marker("typed"))
+        form.reference_code.errors = [marker("problem")] if problem is not None else []
+        form.csrf_token.errors = ["expired"] if expired else []
+        return page(form, **({state: True} if state else {}))
+
+    shown = prerendered(("form", state, problem is not None, expired), render)
+    return shown.fill(token=generate_csrf(), typed=typed, problem=problem or "")
+
+
+def found_page(found, code: str | None = None, message: str | None = None, sealed: str | None = None) -> str:
+    """A found status (with the message opened here, or sealed for the page to open, and the follow-up
+    form when more information is needed): the page the full render gives, rendered once per status
+    and filled with this request's token, the day, the message and the code."""
+    shows = "message" if message else "sealed" if sealed else None  # as the template's branches go
+    followup = found.status == "more_info"
+    key_id = envelope.key_id(bytes(services().sealing_key())) if followup else None
+
+    def render() -> str:
+        # The day as the page writes it is filled in too, so the template is given it as it is.
+        stand_in = return_bundle.Update(bytes(32), found.status, marker("day"))
+        return result_page(
+            StatusForm(formdata=None),
+            stand_in,
+            shown_code=marker("code"),  # the follow-up's, empty when the browser looked it up
+            message=marker("message") if shows == "message" else None,
+            sealed=marker("sealed") if shows == "sealed" else None,
+            format_date=str,
+        )
+
+    shown = prerendered(("found", found.status, shows, key_id), render)
+    return shown.fill(
+        token=generate_csrf(),
+        day=known_day(found.day),
+        code=refcode.display(code) if code else "",
+        message=message or "",
+        sealed=sealed or "",
+    )
 
 
 def base64url(data: bytes) -> str:
@@ -167,10 +218,10 @@ def page(form, **context) -> str:
 
 
 def result_page(
-    form, found, code: str | None = None, message: str | None = None, sealed: str | None = None
+    form, found, shown_code: str = "", message: str | None = None, sealed: str | None = None, **extra
 ) -> str:
-    """The answer to a lookup: the status and message (opened here, or `sealed` for the page to open),
-    or the one neutral "not found"."""
+    """The answer to a lookup, fully rendered: the status and message (opened here, or `sealed` for
+    the page to open), or the one neutral "not found". `shown_code` goes back in the follow-up."""
     if found is None:
         return page(form, not_found=True)
     name, meaning = STATUS_TEXT[found.status]
@@ -178,9 +229,9 @@ def result_page(
     if found.status == "more_info":
         # The code goes back inside the sealed follow-up: from here when the server was given it,
         # else lookup.js fills it in.
-        more = FollowupForm(formdata=None, reference_code=refcode.display(code) if code else "")
+        more = FollowupForm(formdata=None, reference_code=shown_code)
         context |= {"followup": more, "seal": seal_context(more), "limits": upload_limits()}
-    return page(form, **context)
+    return page(form, **context, **extra)
 
 
 # The message that takes the most room on a page: the longest allowed, every byte escaped to 5.
@@ -212,22 +263,26 @@ def _largest_result(sample: str) -> int:
     """The length every lookup answer in this language is padded to: the largest page a lookup can
     make (more information needed, the longest message opened here or sealed for the page, the
     longest date; or the longest text read as a code, shown back with the longest reason it cannot
-    be one), rounded up to 1 KiB."""
+    be one), rounded up to 1 KiB. Every page a lookup can give is rendered here, once, so the first
+    lookup of each status takes no longer than the next."""
     longest_day = max(
         (datetime.date(2026, month, 28).isoformat() for month in range(1, 13)),
         key=lambda day: len(format_date(datetime.date.fromisoformat(day), format="long")),
     )
-    form = StatusForm(formdata=None)
     sealed = base64url(STAND_IN_MESSAGE)
     pages = [sample]
     for status in STATUS_TEXT:
         found = return_bundle.Update(bytes(32), status, longest_day)
-        pages.append(result_page(form, found, code=STAND_IN_CODE, message=LONGEST_MESSAGE))
-        pages.append(result_page(form, found, sealed=sealed))
-    for reason in CODE_PROBLEMS:
-        typed = StatusForm(formdata=None, reference_code=LONGEST_TYPED)
-        typed.reference_code.errors = [code_problem(reason, 10 ** len(str(refcode.MAX_TYPED)) - 1)]
-        typed.csrf_token.errors = ["expired"]
-        pages += [page(typed, **{state: True}) for state in ("busy", "not_found", "damaged")]
+        pages.append(found_page(found, code=STAND_IN_CODE, message=LONGEST_MESSAGE))
+        pages.append(found_page(found, sealed=sealed))
+        pages += [found_page(found, code=STAND_IN_CODE), found_page(found)]
+    problems = [
+        None,
+        *(code_problem(reason, 10 ** len(str(refcode.MAX_TYPED)) - 1) for reason in CODE_PROBLEMS),
+    ]
+    for problem in problems:
+        for expired in (False, True):
+            for state in (None, "busy", "not_found", "damaged"):
+                pages.append(form_page(LONGEST_TYPED, problem, expired, state))
     largest = max(len(answer.encode("utf-8")) for answer in pages) + 256
     return -(-largest // 1024) * 1024

@@ -2,10 +2,11 @@
 sealed and accepted, lookup.py answers a status, templates render."""
 
 import datetime
+import functools
 import logging
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
-from flask_babel import format_date
+from flask_babel import format_date, get_locale
 
 from intake.formats import languages
 from intake.web import fields
@@ -19,6 +20,22 @@ bp = Blueprint("site", __name__, url_prefix="/<lang>")
 log = logging.getLogger("intake")
 
 
+def format_day(day: str) -> str:
+    """A day (YYYY-MM-DD) as the page's language writes it in full (templates call it format_date)."""
+    return format_date(datetime.date.fromisoformat(day), format="long")
+
+
+def known_day(day: str) -> str:
+    """format_day, kept per language and day: a status page is filled with it every lookup."""
+    return _known_day(str(get_locale()), day)
+
+
+@functools.lru_cache(maxsize=4096)
+def _known_day(locale: str, day: str) -> str:
+    # Babel formats in the request's language, which is `locale`: the key the day is kept under.
+    return format_day(day)
+
+
 @bp.app_context_processor
 def page_context():
     """What every template may use: the language, its direction, switch links, public settings."""
@@ -29,9 +46,6 @@ def page_context():
         # The same page in another language (GET only: a POST's answers are not carried over).
         endpoint = request.endpoint if request.endpoint and request.endpoint.startswith("site.") else None
         return url_for(endpoint or "site.landing", lang=code)
-
-    def format_day(day):
-        return format_date(datetime.date.fromisoformat(day), format="long")
 
     return {
         "direction": languages.direction(lang),

@@ -38,6 +38,8 @@ class Services:
         self.signing_keys = SigningKeys(cfg.keys_dir)
         self.integrity = _integrity(STATIC)
         self.result_sizes: dict[str, int] = {}  # each language's lookup answer length (lookup.padded)
+        self.pages: dict = {}  # pages rendered once, to be filled in (prerender.py)
+        self.rules: dict = {}  # each form's rules in each language, to check answers with (answers.py)
 
     @property
     def public_key(self) -> PublicKey | None:

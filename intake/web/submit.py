@@ -14,20 +14,22 @@ from intake.formats import envelope, languages, refcode
 from intake.server import accept
 from intake.server.store import Full
 from intake.web import checks, uploads
+from intake.web.answers import Rules
 from intake.web.fields import CODE_PROBLEMS, ReferenceCode
-from intake.web.forms import EnvelopeForm
+from intake.web.forms import TOKEN_FIELD, payload, token_is_valid
+from intake.web.prerender import marker, prerendered
 from intake.web.services import services
 
 if TYPE_CHECKING:  # named for the cast only: app.py assembles the views, not the other way round
     from intake.web.app import SealingRequest
 
-ENVELOPE_FIELD = "envelope"  # EnvelopeForm's field: the body Envelope a browser sealed, base64url
+ENVELOPE_FIELD = "envelope"  # the body Envelope a browser sealed, base64url
 
 
-def part_names(form) -> dict:
+def part_names() -> dict:
     """The names of a sealed form's parts, for the page and its script: defined once, here."""
     return {
-        "token": form.meta.csrf_field_name,
+        "token": TOKEN_FIELD,
         "envelope": ENVELOPE_FIELD,
         "files": uploads.FIELD,
         "sealed_files": uploads.SEALED_FIELD,
@@ -69,7 +71,7 @@ def seal_context(form) -> dict:
         "kind": form.KIND,
         "checks": checks.reference(form.KIND),
         "messages": json.dumps(messages, ensure_ascii=False),
-        "names": part_names(form),
+        "names": part_names(),
     }
 
 
@@ -137,10 +139,16 @@ def refuse(template: str, form, status: int, message: str, where: str = "refusal
     return render_form(template, form, status, **{where: message})
 
 
-def receipt(code: str, kind: str):
-    """The reference code, shown only once the request is durably stored: one page holding the
-    receipt in every language, the page's own last, so that switching language keeps the code."""
-    shown = refcode.display(code)
+def receipt(code: str, kind: str) -> str:
+    """The reference code, shown only once the request is durably stored: the receipt page, rendered
+    once per language and form, with this code filled in."""
+    shown = prerendered(("receipt", kind), lambda: full_receipt(marker("code"), kind))
+    return shown.fill(code=refcode.display(code))
+
+
+def full_receipt(shown: str, kind: str) -> str:
+    """One page holding the receipt in every language, the page's own last, so that switching
+    language keeps the code (`shown`, as the defender reads it)."""
     receipts = []
     for lang in sorted(languages.LANGUAGES, key=lambda lang: lang == g.lang):
         with force_locale(lang):
@@ -153,13 +161,11 @@ def receipt(code: str, kind: str):
 
 def accept_envelope(form_class, template: str):
     """A request the browser sealed: accept it only alone, well formed, for the current key."""
-    blank = form_class(formdata=None)
-    form = EnvelopeForm()
-    names = part_names(form)
+    names = part_names()
     texts, files = {names["token"], names["envelope"]}, {names["sealed_files"]}
 
-    def refused(status: int, message: str):
-        return refuse(template, blank, status, message, where="envelope_error")
+    def refused(status: int, message: str, where: str = "envelope_error"):
+        return refuse(template, form_class(formdata=None), status, message, where=where)
 
     if set(request.form) - texts or set(request.files) - files:
         # Plaintext beside an envelope means the page's script was bypassed or broken.
@@ -169,7 +175,7 @@ def accept_envelope(form_class, template: str):
                 "The request carried both encrypted and unencrypted answers, so it was refused. Nothing was stored."
             ),
         )
-    if not form.validate_on_submit():
+    if not token_is_valid():
         return refused(
             403,
             _(
@@ -178,7 +184,7 @@ def accept_envelope(form_class, template: str):
         )
     key = services().sealing_key()
     try:
-        data = form[ENVELOPE_FIELD].data or ""
+        data = request.form[ENVELOPE_FIELD]
         sealed = base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_", validate=True)
         stale = envelope.envelope_key_id(sealed, envelope.KIND_BODY) != envelope.key_id(bytes(key))
     except (ValueError, envelope.FormatError):
@@ -201,7 +207,7 @@ def accept_envelope(form_class, template: str):
             accept.Arrival(sealed, form_class.KIND, "browser", tuple(staged)), key
         )
     except not_stored():
-        return refuse(template, blank, 503, str(FULL))
+        return refused(503, str(FULL), where="refusal")
     return receipt(code, form_class.KIND)
 
 
@@ -209,26 +215,48 @@ def sealed_form_page(form_class, template: str):
     """Show a form; on a valid POST seal it, store it, and only then show the code."""
     if request.method == "POST" and ENVELOPE_FIELD in request.form:
         return accept_envelope(form_class, template)
-    form = form_class()
     if request.method == "GET":
-        return render_form(template, form)
+        return render_form(template, form_class())
     files = request_uploads()  # parsing the form has sealed every file part into staging already
     if files.problem:
-        return refuse(template, form, *upload_refusal(files.problem), where="upload_error")
-    if not form.validate_on_submit():
-        # Everything typed comes back, with the errors; an expired token is a 403 but loses nothing.
-        return render_form(
-            template, form, 403 if form.csrf_token.errors else 400, files_dropped=files.chosen()
-        )
+        return refuse(template, answered(form_class), *upload_refusal(files.problem), where="upload_error")
+    fields = quick_answers(form_class)
+    if fields is None:  # something to say: the form itself checks the answers, and says what
+        form = answered(form_class)
+        if form.errors:
+            # Everything typed comes back, with the errors; an expired token is a 403 but loses nothing.
+            return render_form(
+                template, form, 403 if form.csrf_token.errors else 400, files_dropped=files.chosen()
+            )
+        fields = form.answers()
     try:
-        staged = files.finish(uploads.FIELD) if getattr(form, "ATTACHMENTS", False) else []
+        staged = files.finish(uploads.FIELD) if getattr(form_class, "ATTACHMENTS", False) else []
         if refusal := busy():
-            return refuse(template, form, *refusal)
+            return refuse(template, answered(form_class), *refusal)
         code = services().acceptor.seal_and_accept(
-            form.payload(g.lang), services().sealing_key(), tuple(staged)
+            payload(form_class.KIND, g.lang, fields), services().sealing_key(), tuple(staged)
         )
     except not_stored():
         # The quota is reached, or the disk is full or failing: nothing was accepted, so say so and
         # keep what they typed.
-        return refuse(template, form, 503, str(FULL))
-    return receipt(code, form.KIND)
+        return refuse(template, answered(form_class), 503, str(FULL))
+    return receipt(code, form_class.KIND)
+
+
+def quick_answers(form_class) -> dict | None:
+    """The answers as stored when they need nothing said, checked with the form's rules without
+    building the form (answers.py); None when the form must be built to check them."""
+    if not token_is_valid():
+        return None
+    key = (form_class.KIND, g.lang)
+    rules = services().rules.get(key)
+    if rules is None:
+        rules = services().rules[key] = Rules(form_class(formdata=None).rules())
+    return rules.accepted(request.form)
+
+
+def answered(form_class):
+    """The form built from the request's answers and checked: what the page shows again."""
+    form = form_class()
+    form.validate()
+    return form

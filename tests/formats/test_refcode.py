@@ -17,6 +17,9 @@ def test_codes_are_random_grouped_and_checked():
         assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{20}", code)
         assert re.fullmatch(r"([0-9A-Z]{5}-){3}[0-9A-Z]{5}", refcode.display(code))
         assert refcode.normalise(refcode.display(code)) == code
+    # Every place of the random part takes every symbol (31/32 per try: missing one is out of reach).
+    for place in range(refcode.RANDOM_SYMBOLS):
+        assert {code[place] for code in codes} == set(ALPHABET), place
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.formats import envelope, keyfiles
+from intake.formats import envelope, keyfiles, refcode
 from intake.formats.keyring import Generation, Keyring
 from intake.offline.decrypt import decrypt_bundle
 from intake.server import settings
@@ -133,8 +133,13 @@ def test_demo_keys_are_announced_at_every_start_every_check_and_on_every_page(tm
     from intake import create_app
 
     client = create_app({**env, "INTAKE_SECRET_KEY": "d" * 40}).test_client()
+    defender = Defender(client)
     for lang, words in (("en", "This site is a demonstration."), ("ar", 'class="demo"')):
         assert words in client.get(f"/{lang}/").text
+        # Pages rendered once and filled in too: the status page, an answer, a receipt.
+        assert words in client.get(f"/{lang}/status").text
+        assert words in defender.look_up(lang, refcode.display(refcode.make())).text
+        assert words in defender.send(lang, "feedback", filled("feedback", "demo")).text
     for _ in range(2):
         check = run("intake", "check", env=env)
         assert check.returncode == 0 and "DEMO KEYS. NOT FOR REAL REQUESTS." in check.stdout
@@ -147,6 +152,9 @@ def test_demo_keys_are_announced_at_every_start_every_check_and_on_every_page(tm
     assert check.returncode == 0 and "DEMO" not in check.stdout
     assert envelope.fingerprint(bytes(real.box.public_key)) in check.stdout
     assert "demonstration" not in client.get("/en/").text
+    assert "demonstration" not in client.get("/en/status").text
+    assert "demonstration" not in defender.look_up("en", refcode.display(refcode.make())).text
+    assert "demonstration" not in defender.send("en", "feedback", filled("feedback", "real")).text
 
 
 @pytest.mark.system  # starts intake serve
