@@ -63,7 +63,8 @@
     var link = element("a", null, document.querySelector('label[for="' + field.id + '"]').textContent);
     link.href = "#" + field.id;
     item.appendChild(link);
-    item.appendChild(document.createTextNode(": " + message));
+    item.appendChild(document.createTextNode(" "));
+    item.appendChild(element("span", null, message));  // on a line of its own, as the server's
     summary.appendChild(element("ul")).appendChild(item);
     form.parentNode.insertBefore(summary, form);
     var error = element("p", "error", message);

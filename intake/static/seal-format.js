@@ -138,11 +138,15 @@
   }
 
   /* The server's validators, in the order the server applies them (fields.field_rule describes
-     them); returns name -> message and puts numbers and codes in the form the server stores.
-     tables: {lookalikes: refcode.LOOKALIKES, digits: the server's digits, as wholeNumber takes}. */
+     them); returns name -> message and puts numbers, codes and countries in the form the server
+     stores. tables: {lookalikes: refcode.LOOKALIKES, digits: the server's digits, as wholeNumber
+     takes, countries: a country's name in the page's language -> its code, as CountryField reads}. */
   function check(answers, rules, text, tables) {
     var errors = {};
     rules.forEach(function (rule) {
+      if (rule.country && Object.prototype.hasOwnProperty.call(tables.countries, answers[rule.name])) {
+        answers[rule.name] = tables.countries[answers[rule.name]];
+      }
       var value = answers[rule.name];
       var empty = Array.isArray(value) ? value.length === 0 : value === "";
       var other = rule.requiredIf && [].concat(answers[rule.requiredIf[0]]);
@@ -159,8 +163,12 @@
         var number = wholeNumber(value, rule.number, tables.digits);
         if (number === null) errors[rule.name] = text.number; else answers[rule.name] = number;
       } else if (!empty && rule.refcode) {
-        var code = normaliseCode(value, tables.lookalikes);
-        if (code === null) errors[rule.name] = text.refcode; else answers[rule.name] = code;
+        var examined = examineCode(value, tables.lookalikes);  // why it cannot be one, if it cannot
+        if (examined.code === null) {
+          errors[rule.name] = text[examined.problem].replace("%(count)d", String(examined.count));
+        } else {
+          answers[rule.name] = examined.code;
+        }
       }
     });
     return errors;

@@ -2,12 +2,12 @@
  * intake: seal a request in the browser, so the server never sees what was written.
  *
  * The page's half. Reads the answers from the form, checks them with the server's own rules
- * (the form's data-rules) in the page's language, has intakeFormat (seal-format.js, loaded
- * just before) build exactly the Frame the server builds without JavaScript, origin "browser",
- * and seal it to the key embedded in the page, then posts only the envelope and the CSRF
- * token. Everything it needs comes from the form's data attributes, the names of the form's
- * parts too: the server renders them from where it defines them. Any failure sends nothing,
- * says why, and offers to let the server seal instead.
+ * (the form's checks, fetched from where data-checks says) in the page's language, has
+ * intakeFormat (seal-format.js, loaded just before) build exactly the Frame the server builds
+ * without JavaScript, origin "browser", and seal it to the key embedded in the page, then posts
+ * only the envelope and the CSRF token. Everything it needs comes from the form's data
+ * attributes, the names of the form's parts too: the server renders them from where it defines
+ * them. Any failure sends nothing, says why, and offers to let the server seal instead.
  */
 (function (root) {
   "use strict";
@@ -25,7 +25,7 @@
       } else if (rule.type === "RadioField") {
         var checked = Array.prototype.filter.call(controls, function (c) { return c.checked; });
         answers[rule.name] = checked.length ? checked[0].value : "";
-      } else if (rule.type === "SelectField") {
+      } else if (rule.type === "SelectField" || rule.type === "CountryField") {
         answers[rule.name] = controls.length ? controls[0].value : "";
       } else {
         answers[rule.name] = controls.length ? format.clean(controls[0].value) : "";
@@ -41,12 +41,40 @@
     return node;
   }
 
+  var marked = [];  // the questions showErrors marked invalid, to unmark on the next try
+
   function removeMessages() {
     Array.prototype.forEach.call(document.querySelectorAll(".js-message"), function (node) {
       node.parentNode.removeChild(node);
     });
+    marked.forEach(function (mark) {
+      controlsOf(mark.anchor).forEach(function (c) { c.setAttribute("aria-invalid", "false"); });
+      var kept = describedBy(mark.anchor).filter(function (id) { return id !== mark.id; });
+      if (kept.length) mark.anchor.setAttribute("aria-describedby", kept.join(" "));
+      else mark.anchor.removeAttribute("aria-describedby");
+    });
+    marked = [];
   }
 
+  function controlsOf(anchor) {
+    return anchor.matches("fieldset") ? Array.prototype.slice.call(anchor.querySelectorAll("input")) : [anchor];
+  }
+
+  function describedBy(anchor) {
+    return (anchor.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+  }
+
+  /* A question's own words, as the server's summary names it: without the note beside it. */
+  function questionOf(label, name) {
+    if (!label) return name;
+    var words = label.cloneNode(true);
+    Array.prototype.forEach.call(words.querySelectorAll(".note"), function (note) { note.parentNode.removeChild(note); });
+    return words.textContent.trim();
+  }
+
+  /* As the server shows errors (macros.html): a summary naming each question, leading to it, and
+     saying what to do on a line of its own (no "?:"); beside each question the same words, tied
+     to it for screen readers, and the question marked invalid. */
   function showErrors(form, errors, text) {
     var summary = element("div", "summary js-message");
     summary.setAttribute("role", "alert");
@@ -59,15 +87,21 @@
       var label = document.querySelector('label[for="' + name + '"]') ||
         (anchor && anchor.querySelector && anchor.querySelector("legend"));
       var item = element("li");
-      var link = element("a", null, label ? label.textContent : name);
+      var link = element("a", null, questionOf(label, name));
       link.href = "#" + name;
       item.appendChild(link);
-      item.appendChild(document.createTextNode(": " + errors[name]));
+      item.appendChild(document.createTextNode(" "));
+      item.appendChild(element("span", null, errors[name]));
       list.appendChild(item);
       var message = element("p", "error js-message", errors[name]);
       message.id = name + "-js-error";
-      var help = document.getElementById(name + "-help");
-      if (help) help.parentNode.insertBefore(message, help.nextSibling);
+      var after = document.getElementById(name + "-help") || label;
+      if (after) after.parentNode.insertBefore(message, after.nextSibling);
+      if (anchor && after) {
+        controlsOf(anchor).forEach(function (c) { c.setAttribute("aria-invalid", "true"); });
+        anchor.setAttribute("aria-describedby", describedBy(anchor).concat(message.id).join(" "));
+        marked.push({ anchor: anchor, id: message.id });
+      }
     });
     summary.appendChild(list);
     form.parentNode.insertBefore(summary, form);
@@ -144,11 +178,29 @@
     form.submit();
   }
 
+  /* The form's checks, fetched once the page is there and pinned by their integrity, as the
+     scripts are: {rules, lookalikes, digits, countries} (web/checks.py). One that did not come
+     is asked for again at the next try; until it comes, sending fails and says so. */
+  function checksOf(form) {
+    var pending = null;
+    return function () {
+      if (!pending) {
+        pending = fetch(form.dataset.checks, { integrity: form.dataset.checksIntegrity, credentials: "omit" })
+          .then(function (response) {
+            if (!response.ok) throw new Error("no checks");
+            return response.json();
+          });
+        pending.catch(function () { pending = null; });
+      }
+      return pending;
+    };
+  }
+
   function attach(form, options) {
     options = options || {};
     var text = JSON.parse(form.dataset.messages);
-    var rules = JSON.parse(form.dataset.rules);
-    var tables = { lookalikes: JSON.parse(form.dataset.lookalikes), digits: JSON.parse(form.dataset.digits) };
+    var checks = checksOf(form);
+    Promise.resolve().then(checks).catch(function () {});  // early; a failure is told when sending
     form.addEventListener("submit", function (event) {
       if (form.dataset.sealing === "off") return;
       event.preventDefault();
@@ -156,11 +208,11 @@
       var busy = null;
       // Every step runs inside the promise, so that any failure (a missing seal-format.js too)
       // ends in the catch below: nothing sent, and the defender told why.
-      Promise.resolve().then(function () {
+      Promise.resolve().then(checks).then(function (tables) {
         var names = partNames(form);
         var picker = form.querySelector('input[type=file][name="' + names.files + '"]');
-        var answers = readAnswers(form, rules);
-        var errors = format.check(answers, rules, text, tables);
+        var answers = readAnswers(form, tables.rules);
+        var errors = format.check(answers, tables.rules, text, tables);
         var chosen = picker ? picker.files : [];
         var fileProblem = checkFiles(chosen, form, text);
         if (fileProblem) errors[names.files] = fileProblem;

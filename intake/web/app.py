@@ -9,7 +9,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestTimeout
 
 from intake.formats import languages
 from intake.server import datafolder, settings
-from intake.web import errors, security
+from intake.web import checks, errors, security
 from intake.web.services import STATIC, Services, services
 from intake.web.uploads import NamedFormDataParser, Uploads
 
@@ -124,6 +124,8 @@ def build_app(test_config=None) -> Flask:
         MAX_FORM_MEMORY_SIZE=128 * 1024,
         BABEL_TRANSLATION_DIRECTORIES=str(settings.shipped("translations")),
     )
+    # Block tags leave no blank lines and indentation behind: a page is downloaded whole.
+    app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     app.wsgi_app = guard_input(app.wsgi_app)  # type: ignore[method-assign]  # Flask's way to add middleware
     app.extensions["intake"] = Services(cfg, store, secret)
     Babel(app, locale_selector=lambda: g.get("lang", languages.DEFAULT))
@@ -133,6 +135,7 @@ def build_app(test_config=None) -> Flask:
 
     app.register_blueprint(pages.bp)
     app.add_url_rule("/", "choose_language", pages.choose_language)
+    app.add_url_rule("/checks/<name>", "checks", checks.serve)
 
     @app.teardown_request
     def discard_unused_uploads(error=None):

@@ -7,10 +7,11 @@ import unicodedata
 from babel import Locale
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from wtforms import RadioField, SelectMultipleField, StringField, TextAreaField
+from markupsafe import Markup
+from wtforms import RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # WTForms 3.3; stubs lack it
 from wtforms.validators import StopValidation, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, ListWidget, Select
 
 from intake.formats import languages, refcode
 
@@ -95,17 +96,16 @@ class WholeNumber:
 
 
 class ReferenceCode:
-    """A reference code as people type it; stored in its display form."""
+    """A reference code as people type it; stored in its display form. One that cannot be a code
+    is told why, as the status page tells it (CODE_PROBLEMS)."""
 
     def __call__(self, form, field):
         if not field.data:
             return
         try:
             field.data = refcode.display(refcode.normalise(field.data))
-        except refcode.InvalidCode:
-            raise ValidationError(
-                _l("This reference code is not valid. Please check it, or leave the field empty.")
-            ) from None
+        except refcode.InvalidCode as e:
+            raise ValidationError(code_problem(e.reason, e.count)) from None
 
 
 # What the status page says of a code that cannot be a code (refcode.InvalidCode's reasons), each
@@ -208,9 +208,19 @@ def text(label, limit, *validators, help=None, area=False):
     return kind(label, [*validators, MaxLength(limit)], filters=[clean], description=help)
 
 
+class NumberField(StringField):
+    """A number kept as WholeNumber reads it ("3000"), and shown again as it was typed (in Arabic-Indic
+    digits, say) when the form comes back: nobody should find their answer rewritten."""
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return str(self.data) if self.data is not None else ""
+
+
 def number(label, high, help=None):
     """A whole number, typed on a phone's number keyboard (any digits and separators are read)."""
-    return StringField(
+    return NumberField(
         label, [WholeNumber(high)], filters=[clean], description=help, render_kw={"inputmode": "numeric"}
     )
 
@@ -233,6 +243,42 @@ def note(field):
 def as_choices(pairs) -> list[SelectChoice]:
     """(value, label) pairs as WTForms wants them."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+class CountryList(Select):
+    """A country list in the lightest valid HTML: `<option>Ukraine`, the name alone. An option
+    without a value sends its text, and its end tag may be left out; CountryField reads the name
+    back as the country's code. Two lists of 257 countries were a third of the individual form."""
+
+    @classmethod
+    def render_option(cls, choice, **kwargs):  # type: ignore[override]  # WTForms 3.3; stubs have 3.2
+        """One country, or the empty first choice (which keeps its value: its text is a prompt)."""
+        selected = Markup(" selected") if choice.selected else ""
+        value = "" if choice.value else Markup(' value=""')
+        return Markup("<option{}{}>{}").format(selected, value, choice.label)  # the label escaped
+
+
+class CountryField(SelectField):
+    """A country from the list in the page's language (the form fills it in when made), sent as its
+    name (CountryList) and kept as its ISO code. A code is read as itself: a page rendered before."""
+
+    widget = CountryList()
+
+    def process_formdata(self, valuelist):
+        """The code of the country named, in the page's language."""
+        super().process_formdata(valuelist)
+        self.data = country_codes(str(get_locale())).get(self.data, self.data)
+
+
+@functools.cache
+def country_codes(locale: str) -> dict[str, str]:
+    """A country's name in `locale` -> its ISO code (names are unique in each language's list)."""
+    return {str(choice.label): choice.value for choice in _countries(locale)}
+
+
+def country_choice(label, *validators, help=None):
+    """A country, chosen from the list in the page's language."""
+    return CountryField(label, [*validators, OneOf()], choices=[], validate_choice=False, description=help)
 
 
 def choice(label, pairs, *validators, help=None, kind=RadioField):
@@ -263,4 +309,6 @@ def field_rule(field) -> dict:
             rule["refcode"] = True
         elif isinstance(validator, OneOf):
             rule["choices"] = [choice.value for choice in field.choices]
+    if isinstance(field, CountryField):
+        rule["country"] = True  # sent as its name: the checks' table gives its code
     return rule

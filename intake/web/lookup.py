@@ -17,7 +17,7 @@ from intake.web.fields import CODE_PROBLEMS, code_problem
 from intake.web.forms import FollowupForm, StatusForm
 from intake.web.pages import bp
 from intake.web.services import services
-from intake.web.submit import LOOKALIKES_JSON, seal_context, upload_limits
+from intake.web.submit import seal_context, upload_limits
 
 log = logging.getLogger("intake")
 
@@ -56,6 +56,7 @@ STATUS_TEXT = {
 STAND_IN_CODE = "0" * refcode.LENGTH
 STAND_IN_LOOKUP = refcode.lookup_id(STAND_IN_CODE)
 STAND_IN_MESSAGE = bytes(return_bundle.SEALED_MESSAGE_SIZE)
+LOOKALIKES_JSON = json.dumps(refcode.LOOKALIKES, ensure_ascii=False)  # for lookup.js: encoded once
 LOOKUP_ID_FIELD = "lookup_id"  # what lookup.js posts instead of the code: the lookup id, in hex
 _LOOKUP_ID = re.compile(r"[0-9a-f]{64}")
 

@@ -31,8 +31,9 @@ def init_app(app: Flask, onion_hostname: str | None) -> None:
     @app.after_request
     def set_headers(response):
         response.headers.update(HEADERS)
-        # Pages carry forms, codes and statuses: no copy may stay in a cache or the history.
-        if request.endpoint != "static":
+        # Pages carry forms, codes and statuses: no copy may stay in a cache or the history. The
+        # style, the scripts and the forms' checks are the same for everyone.
+        if request.endpoint not in ("static", "checks"):
             response.headers["Cache-Control"] = "no-store"
         on_onion = request.host.split(":")[0].endswith(".onion")
         if onion_hostname and not on_onion:

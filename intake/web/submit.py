@@ -1,10 +1,7 @@
 """Accepting a sealed form: what the page needs to seal it, the limits, and storing it or saying why not."""
 
 import base64
-import functools
 import json
-import sys
-import unicodedata
 from typing import TYPE_CHECKING, cast
 
 from flask import g, render_template, request
@@ -16,14 +13,14 @@ from markupsafe import Markup
 from intake.formats import envelope, languages, refcode
 from intake.server import accept
 from intake.server.store import Full
-from intake.web import uploads
+from intake.web import checks, uploads
+from intake.web.fields import CODE_PROBLEMS, ReferenceCode
 from intake.web.forms import EnvelopeForm
 from intake.web.services import services
 
 if TYPE_CHECKING:  # named for the cast only: app.py assembles the views, not the other way round
     from intake.web.app import SealingRequest
 
-LOOKALIKES_JSON = json.dumps(refcode.LOOKALIKES, ensure_ascii=False)  # a constant: encoded once
 ENVELOPE_FIELD = "envelope"  # EnvelopeForm's field: the body Envelope a browser sealed, base64url
 
 
@@ -37,16 +34,9 @@ def part_names(form) -> dict:
     }
 
 
-@functools.cache
-def digits_json() -> str:
-    """The first code point of every run of ten decimal digits that int(), and so WholeNumber, reads
-    with this Python's Unicode data: seal.js reads numbers with the server's digits, not its own."""
-    zeros = [p for p in range(sys.maxunicode + 1) if unicodedata.decimal(chr(p), None) == 0]
-    return json.dumps(zeros, separators=(",", ":"))
-
-
 def seal_context(form) -> dict:
-    """What seal.js needs on the form: key, kind, rules, tables, part names, messages in this language."""
+    """What seal.js needs on the form: key, kind, where its checks are, part names, messages in this
+    language."""
     key = services().sealing_key()
     limits = upload_limits()
     messages = {
@@ -61,7 +51,6 @@ def seal_context(form) -> dict:
         "choice": _("Please choose one of the options."),
         "tooLong": _("Please shorten this to %(max)d characters or fewer."),
         "number": _("Please write a whole number, for example 3000."),
-        "refcode": _("This reference code is not valid. Please check it, or leave the field empty."),
         "summary": _("Please check these answers"),
         "failedTitle": _("Your browser could not encrypt this request"),
         "failed": _(
@@ -69,15 +58,16 @@ def seal_context(form) -> dict:
         ),
         "fallback": _("Send it to be encrypted on the server"),
     }
+    if any(isinstance(check, ReferenceCode) for field in form for check in field.validators):
+        # Why a typed reference code cannot be one, as the status page says it (with %(count)d).
+        messages |= {reason: str(problem) for reason, problem in CODE_PROBLEMS.items()}
     return {
         "max_files": limits["count"],
         "max_bytes": services().config.max_attachment_bytes,
         "public_key": bytes(key).hex(),
         "key_id": envelope.key_id(bytes(key)).hex(),
         "kind": form.KIND,
-        "rules": json.dumps(form.rules(), ensure_ascii=False),
-        "lookalikes": LOOKALIKES_JSON,
-        "digits": digits_json(),
+        "checks": checks.reference(form.KIND),
         "messages": json.dumps(messages, ensure_ascii=False),
         "names": part_names(form),
     }

@@ -16,6 +16,7 @@ from intake.web.fields import (
     checkboxes,
     choice,
     countries,
+    country_choice,
     number,
     text,
 )
@@ -167,17 +168,13 @@ class IndividualForm(RequestForm):
             "A pseudonym (a name that is not the real one) is fine. Use the same one if you write to us again."
         ),
     )
-    country = choice(
+    country = country_choice(
         _l("Country where the defender does human rights work"),
-        [],
         Required(),
-        kind=SelectField,
         help=_l("Choose the country where the risk is."),
     )
-    current_country = choice(
+    current_country = country_choice(
         _l("Country where the defender is now, if different"),
-        [],
-        kind=SelectField,
         help=_l("Only tell us if it is safe to do so."),
     )
     hr_work = text(
@@ -279,11 +276,9 @@ class OrganisationForm(RequestForm):
         150,
         help=_l("Leave it empty, or use another name, if naming the organisation is not safe."),
     )
-    country = choice(
+    country = country_choice(
         _l("Country where the organisation works"),
-        [],
         Required(),
-        kind=SelectField,
         help=_l("If it works in several countries, choose the one where the risk is."),
     )
     org_type = choice(

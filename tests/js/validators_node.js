@@ -6,7 +6,7 @@ const readline = require("readline");
 const { loadPage } = require("./page");
 
 const format = loadPage().intakeFormat;
-const CHOICES = ["MultiCheckboxField", "RadioField", "SelectField"];
+const CHOICES = ["MultiCheckboxField", "RadioField", "SelectField", "CountryField"];
 // Each message is its own key, so an error says which check refused the answer.
 const MESSAGES = new Proxy({}, { get: (_, key) => key });
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from intake.offline.decrypt import decrypt_bundle
+from intake.web.fields import country_names
 
 from ..actors import Secretariat
-from ..conftest import ARTIFACTS, LANGS, everything_under, filled
+from ..conftest import LANGS, everything_under, filled
 
 FORMS = ("individual", "organisation", "feedback")
 
@@ -30,8 +31,9 @@ def fill(page, answers: dict) -> None:
         kind = control.evaluate("c => c.type")
         if kind == "radio":
             page.check(f'input[name="{name}"][value="{value}"]')
-        elif kind.startswith("select"):
-            control.select_option(value)
+        elif kind.startswith("select"):  # a country by its name, in the page's language (CountryList)
+            lang = page.evaluate("document.documentElement.lang")
+            control.select_option(country_names(lang).get(value, value))
         else:
             control.fill(value)
 
@@ -69,11 +71,6 @@ def test_every_form_round_trips_from_the_browser(chromium, server, tmp_path, key
         marker = f"BMARK{secrets.token_hex(6)}"
         answers = filled(form, marker)
         page.goto(f"{server['url']}/{lang}/{form}")
-        if form == "individual":
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(
-                path=ARTIFACTS / f"{lang}-{form}-{'js' if javascript else 'nojs'}.png", full_page=True
-            )
         fill(page, answers)
         with page.expect_navigation():
             page.locator("form[data-seal] button[type=submit]").click()
@@ -95,6 +92,69 @@ def test_every_form_round_trips_from_the_browser(chromium, server, tmp_path, key
         assert request["origin"] == ("browser" if javascript else "server")
         for name, value in answers.items():
             assert request["request"]["fields"][name] == ("3000" if name == "amount_eur" else value)
+
+
+# Every answer a form holds, as the defender sees it: what is typed, ticked and chosen.
+ANSWERS_SHOWN = """form => [...form.elements]
+  .filter(c => c.name && !["hidden", "file", "submit", "button"].includes(c.type))
+  .map(c => [c.name, c.type === "checkbox" || c.type === "radio" ? c.value + ":" + c.checked : c.value])"""
+
+
+@pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_nothing_is_typed_twice(chromium, server, tmp_path, keyring, lang, javascript):
+    """WCAG 3.3.7, redundant entry: a form that comes back with an error shows every answer as it
+    was given (the countries too), so the defender adds only what was missing and sends it all."""
+    context = chromium.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    page.goto(f"{server['url']}/{lang}/individual")
+    answers = filled("individual", "TWICE")
+    fill(page, {name: value for name, value in answers.items() if name != "hr_work"})
+    given = page.locator("form[data-seal]").evaluate(ANSWERS_SHOWN)
+    if javascript:
+        page.locator("form[data-seal] button[type=submit]").click()
+        page.locator("#hr_work-js-error").wait_for()
+    else:
+        with page.expect_navigation():
+            page.locator("form[data-seal] button[type=submit]").click()
+        assert page.locator("#hr_work-error").is_visible()
+    assert page.locator("form[data-seal]").evaluate(ANSWERS_SHOWN) == given
+    page.fill("#hr_work", answers["hr_work"])
+    with page.expect_navigation():
+        page.locator("form[data-seal] button[type=submit]").click()
+    code = page.locator("p.code bdi:visible").inner_text()
+    context.close()
+    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    for name, value in answers.items():
+        assert request["request"]["fields"][name] == ("3000" if name == "amount_eur" else value), name
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_code_that_cannot_be_one_is_told_why_on_the_feedback_form(chromium, server, app, lang):
+    """The optional code of an earlier request says what is wrong with it as the status page does:
+    a symbol missing or extra (and how many there are), a character no code has, a typing mistake."""
+    from flask_babel import force_locale
+
+    from intake.web.fields import code_problem
+
+    from ..actors import Defender
+    from ..web.test_status_page import PROBLEMS, mistypes
+
+    code = Defender(url=server["url"]).submit(lang, "feedback", "WHY")
+    with app.test_request_context(), force_locale(lang):
+        said = {mistake: code_problem(*PROBLEMS[mistake]) for mistake in PROBLEMS}
+    for javascript in (False, True):
+        context = chromium.new_context(java_script_enabled=javascript)
+        page = context.new_page()
+        for mistake, typed in mistypes(code).items():
+            page.goto(f"{server['url']}/{lang}/feedback")
+            fill(page, filled("feedback", "WHY") | {"reference_code": typed})
+            page.locator("form[data-seal] button[type=submit]").click()
+            told = page.locator("#reference_code-js-error" if javascript else "#reference_code-error")
+            told.wait_for()
+            assert told.inner_text() == said[mistake], (mistake, javascript)
+            assert page.input_value("#reference_code") == typed
+        context.close()
 
 
 @pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
@@ -134,8 +194,9 @@ def test_javascript_checks_before_sealing_in_the_page_language(chromium, server)
     page.fill("#message", "x" * 10)
     page.locator("form[data-seal] button[type=submit]").click()
     summary = page.locator(".summary[role=alert]")
+    summary.wait_for()  # once the form's checks have come (test_the_forms_checks_are_fetched...)
     required = json.loads(page.locator("form[data-seal]").get_attribute("data-messages"))["required"]
-    assert summary.is_visible() and required in summary.inner_text()
+    assert required in summary.inner_text()
     assert required != "Please answer this question."
     assert posted == [] and page.input_value("#message") == "x" * 10
     page.close()
@@ -150,7 +211,8 @@ def test_a_sealing_failure_sends_nothing_and_offers_the_server(chromium, server,
     page.evaluate("document.querySelector('form[data-seal]').dataset.keyId = '00'.repeat(8)")
     page.locator("form[data-seal] button[type=submit]").click()
     alert = page.locator(".summary[role=alert]")
-    assert alert.is_visible() and posted == []
+    alert.locator("button").wait_for()
+    assert posted == []
     with page.expect_navigation():
         alert.locator("button").click()
     code = page.locator("p.code bdi:visible").inner_text()
@@ -158,6 +220,34 @@ def test_a_sealing_failure_sends_nothing_and_offers_the_server(chromium, server,
     [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
     assert request["origin"] == "server"
     page.close()
+
+
+def test_the_forms_checks_are_fetched_pinned_and_asked_for_again(chromium, server, tmp_path, keyring):
+    """The checks seal.js applies come in a file of their own: one that does not come, or comes
+    changed (its integrity pinned by the page), sends nothing and says so; the next try asks again."""
+    page = chromium.new_page()
+    posted = []
+    page.on("request", lambda r: posted.append(r.post_data or "") if r.method == "POST" else None)
+    page.route("**/checks/*", lambda route: route.abort())
+    page.goto(f"{server['url']}/fr/individual")
+    fill(page, filled("individual", "CHECKS"))
+    page.locator("form[data-seal] button[type=submit]").click()
+    alert = page.locator(".summary[role=alert]")
+    alert.locator("button").wait_for()
+    assert posted == []
+    page.unroute("**/checks/*")
+    lenient = json.dumps({"rules": [], "lookalikes": {}, "digits": []})  # checks nothing
+    page.route("**/checks/*", lambda route: route.fulfill(body=lenient, content_type="application/json"))
+    page.locator("form[data-seal] button[type=submit]").click()
+    alert.locator("button").wait_for()
+    assert posted == []
+    page.unroute("**/checks/*")
+    with page.expect_navigation():
+        page.locator("form[data-seal] button[type=submit]").click()
+    code = page.locator("p.code bdi:visible").inner_text()
+    page.close()
+    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    assert request["origin"] == "browser" and request["request"]["fields"]["country"] == "UA"
 
 
 def test_numbers_in_any_script_the_server_reads_are_sealed_as_it_reads_them(
@@ -334,4 +424,70 @@ def test_switching_language_on_the_receipt_keeps_the_code(chromium, server, lang
         assert page.url.split("#")[0] == receipt_url.split("#")[0] and code not in page.url
         if other != lang:  # the chosen language is where the page now is
             assert -1 <= shown.bounding_box()["y"] < 50, other
+    context.close()
+
+
+# How tall each kind of text's letters are drawn, as Chromium renders them in the element's own
+# font: the mean height above the line of `letters`. For Latin (and Cyrillic) text that is the
+# x-height; Arabic's is the height of letters with nothing above or below the line: the teeth of
+# medial seen, the bowls of medial meem, sad and heh.
+LATIN, ARABIC = ["x"], ["ـسـ", "ـمـ", "ص", "ه"]
+LETTER_HEIGHT = """([selector, letters]) => {
+  const el = document.querySelector(selector), style = getComputedStyle(el);
+  const canvas = document.createElement("canvas").getContext("2d");
+  // Drawn ten times larger, as the heights come in whole pixels, then brought back.
+  canvas.font = [style.fontStyle, style.fontWeight, parseFloat(style.fontSize) * 10 + "px", style.fontFamily].join(" ");
+  return letters.reduce((sum, l) => sum + canvas.measureText(l).actualBoundingBoxAscent, 0) / letters.length / 10;
+}"""
+ROLES = ["main > p", "h1", "h2", "label", "legend", ".help", ".choices label", ".note", "input[type=text]",
+         "textarea", "select", "button[type=submit]", "header a", "footer a", ".summary li a", ".error"]  # fmt: skip
+# Arabic letters reach 0.73 of the Latin x-height in Noto Sans Arabic beside Noto Sans, a pair drawn
+# to be read together; in DejaVu Sans (Debian's default, Arabic included) 0.64: about 15% smaller.
+READS_THE_SAME = 0.72
+
+
+def letter_heights(page, url: str, lang: str, letters: list[str]) -> dict[str, float]:
+    page.goto(f"{url}/{lang}/individual")
+    page.locator("form[data-seal] button[type=submit]").click()  # its errors too
+    page.wait_for_load_state()
+    return {role: page.evaluate(LETTER_HEIGHT, [role, letters]) for role in ROLES}
+
+
+def test_arabic_letters_are_drawn_as_large_as_latin_ones_read(chromium, server):
+    context = chromium.new_context(java_script_enabled=False, viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    latin = letter_heights(page, server["url"], "en", LATIN)
+    arabic = letter_heights(page, server["url"], "ar", ARABIC)
+    for role in ROLES:
+        assert READS_THE_SAME <= arabic[role] / latin[role] <= 1, (role, arabic[role], latin[role])
+    # Arabic among other languages, and other languages among Arabic: the language links, and
+    # the receipt, which holds every language.
+    for lang in ("ru", "ar"):
+        send_from_the_browser(page, server["url"], lang, "feedback", "SIZES")
+        for selector in ('.languages a[lang="{}"]', "section[lang={}] h1", "section[lang={}] p"):
+            drawn = page.evaluate(LETTER_HEIGHT, [selector.format("ar"), ARABIC])
+            for other in ("en", "ru"):
+                ratio = drawn / page.evaluate(LETTER_HEIGHT, [selector.format(other), LATIN])
+                assert READS_THE_SAME <= ratio <= 1, (lang, selector, other, ratio)
+    context.close()
+
+
+HELP = """() => [...document.querySelectorAll(".help")].map(help => {
+  const style = getComputedStyle(help), around = getComputedStyle(help.closest("main"));
+  return {text: help.textContent.trim().slice(0, 30), size: parseFloat(style.fontSize),
+          body: parseFloat(around.fontSize), colour: style.color};
+})"""
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_help_text_is_easy_to_read_on_a_phone(chromium, server, lang):
+    from .test_accessibility import contrast
+
+    context = chromium.new_context(java_script_enabled=False, viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    for form in FORMS:
+        page.goto(f"{server['url']}/{lang}/{form}")
+        for shown in page.evaluate(HELP):
+            assert shown["size"] >= shown["body"] >= 16, shown  # as large as the text around it
+            assert contrast(shown["colour"], "rgb(255, 255, 255)") >= 7, shown  # WCAG's enhanced contrast
     context.close()

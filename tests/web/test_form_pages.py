@@ -168,3 +168,15 @@ def test_numbers_are_asked_for_as_numbers(app, client, lang):
     for attribute in ('autocapitalize="characters"', 'spellcheck="false"', 'dir="ltr"'):
         assert attribute in control
     assert translated(app, lang, "At most %(max)d characters.", max=40) not in page
+
+
+LIGHT = 45_000  # bytes: a page a defender on a slow Tor link, without JavaScript, downloads whole
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_form_is_light_without_javascript(client, lang):
+    """What the server sends for each form page (the style sheet, cached after the first page,
+    apart): the individual form, the largest, with its two country lists, too."""
+    for form in FORMS:
+        sent = client.get(f"/{lang}/{form}")
+        assert sent.status_code == 200 and len(sent.data) < LIGHT, (form, len(sent.data))

@@ -1,13 +1,19 @@
 """What a sealed form's page tells seal.js: the part names, from where the server defines them."""
 
+import base64
+import hashlib
 import html
 import json
 import re
 
-from intake.web import submit, uploads
+import pytest
+from flask import g
+
+from intake.formats import refcode
+from intake.web import checks, submit, uploads
 from intake.web.forms import EnvelopeForm
 
-from ..conftest import ROOT
+from ..conftest import LANGS, ROOT
 
 STATIC = ROOT / "intake" / "static"
 
@@ -31,11 +37,45 @@ def test_the_form_names_its_parts_as_the_server_reads_them(app, client):
     assert data["sealed-files-field"] == uploads.SEALED_FIELD
 
 
-def test_the_form_gives_the_script_the_servers_digits(client):
-    data = form_attributes(client.get("/ar/organisation").text)
-    zeros = json.loads(data["digits"])
-    assert zeros == json.loads(submit.digits_json())
-    assert {ord("0"), ord("٠"), ord("۰"), ord("०"), ord("০"), ord("๐"), ord("０")} <= set(zeros)
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_form_names_its_checks_and_they_are_the_servers(app, client, lang):
+    """The rules, look-alikes, digits and country codes seal.js checks with are one file per form and
+    language, pinned by the page's integrity, cacheable, not in the page."""
+    for kind, form_class in checks.SEALED.items():
+        page = client.get(f"/{lang}/{kind if kind != 'followup' else 'feedback'}").text
+        data = form_attributes(page)
+        assert not {"rules", "lookalikes", "digits"} & set(data)
+        if kind == "followup":  # shown under a "more information" status: its checks' address
+            with app.test_request_context(f"/{lang}/status"):
+                g.lang = lang
+                data = {
+                    "checks": (ref := checks.reference(kind))["url"],
+                    "checks-integrity": ref["integrity"],
+                }
+        sent = client.get(data["checks"])
+        assert sent.status_code == 200 and sent.mimetype == "application/json"
+        digest = base64.b64encode(hashlib.sha384(sent.data).digest()).decode()
+        assert data["checks-integrity"] == f"sha384-{digest}"
+        assert "immutable" in sent.headers["Cache-Control"]
+        found = json.loads(sent.data)
+        with app.test_request_context(f"/{lang}/{kind}"):
+            g.lang = lang
+            rules = form_class(formdata=None).rules()
+        assert found["rules"] == [rule | ({"choices": sorted(rule["choices"])} if "choices" in rule else {})
+                                  for rule in rules]  # fmt: skip
+        assert found["lookalikes"] == refcode.LOOKALIKES and found["digits"] == checks.digits()
+        assert {ord("0"), ord("٠"), ord("۰"), ord("०"), ord("০"), ord("๐"), ord("０")} <= set(found["digits"])
+        if kind in ("individual", "organisation"):  # each country the page lists, by its name
+            listed = re.findall(r"<option>([^<]+)", page)
+            assert len(listed) == 257 * (2 if kind == "individual" else 1)
+            [country] = [rule for rule in found["rules"] if rule["name"] == "country"]
+            assert {found["countries"][html.unescape(name)] for name in listed} == set(country["choices"]) - {
+                ""
+            }
+        else:
+            assert "countries" not in found
+        stale = data["checks"].replace(".json", "0.json")
+        assert client.get(stale).status_code == 404
 
 
 def test_the_page_script_names_none_of_the_parts_itself():
@@ -55,3 +95,13 @@ def test_the_format_module_loads_before_the_page_script(client):
         "seal-format.js",
         "seal.js",
     ]
+
+
+def test_the_checks_file_is_the_same_for_everyone(app, client):
+    """Cacheable, so it carries nothing of anyone's: no cookie, even from a worker that has just
+    made it (a form made for its rules must not start a session)."""
+    name = re.search(r'data-checks="([^"]+)"', client.get("/ru/individual").text).group(1)
+    checks._file.cache_clear()  # a worker that has not made it yet
+    sent = app.test_client().get(name)  # a browser with no cookie for the site
+    assert sent.status_code == 200 and "Set-Cookie" not in sent.headers
+    assert sent.headers["Cache-Control"] == checks.CACHED

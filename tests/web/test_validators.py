@@ -29,7 +29,7 @@ from wtforms.validators import ValidationError
 from intake.formats import envelope, refcode, stream
 from intake.formats.payload import check_payload
 from intake.server.limits import Quota
-from intake.web import fields, submit, uploads
+from intake.web import checks, fields, uploads
 from intake.web.forms import FeedbackForm
 from intake.web.support_forms import IndividualForm, OrganisationForm
 
@@ -82,7 +82,7 @@ NUMBERS = probe(amount_eur=IndividualForm.amount_eur, members_at_risk=Organisati
 LENGTHS = probe(message=FeedbackForm.message, contact_details=FeedbackForm.contact_details)
 CODES = probe(reference_code=FeedbackForm.reference_code)
 # As the page gives them to the script.
-TABLES = {"lookalikes": refcode.LOOKALIKES, "digits": json.loads(submit.digits_json())}
+TABLES = {"lookalikes": refcode.LOOKALIKES, "digits": checks.digits()}
 
 
 def server_reads(form_class, raw: dict) -> dict:
@@ -300,6 +300,37 @@ def test_reference_codes_are_read_alike(page, text):
     assert browser_reads(page, CODES, raw) == server_reads(CODES, raw)
 
 
+@pytest.mark.parametrize("lang", ["en", "ar", "ru"])
+def test_countries_are_read_alike(app, page, lang):
+    """A country is sent as its name in the page's language (fields.CountryList); both sides keep
+    its code, read a code as itself, and refuse anything else."""
+    from flask import g
+
+    names = fields.country_codes(lang)
+    others = [*fields.country_codes("fr"), "", " ", "Atlantis", "constructor", "__proto__", "ua", "UA "]
+    with app.test_request_context(f"/{lang}/individual"):
+        g.lang = lang
+        probe = type("Probe", (wtforms.Form,), {"country": IndividualForm.country})
+        shown = probe()
+        shown.country.choices = fields.countries("")  # as RequestForm fills them in
+        rules = [fields.field_rule(shown.country)]
+
+        def server(raw):
+            form = probe(formdata=MultiDict({"country": raw}))
+            form.country.choices = fields.countries("")
+            form.validate()
+            return {"errors": sorted(form.errors), "answers": form.data}
+
+        cases = [*names, *names.values(), *others]
+        expected = [server(raw) for raw in cases]
+    answers = page.ask(
+        "check", rules=rules, tables=TABLES | {"countries": names}, cases=[{"country": c} for c in cases]
+    )
+    browser = [{"errors": sorted(a["errors"]), "answers": a["answers"]} for a in answers]
+    assert browser == expected
+    assert [e["answers"]["country"] for e in expected[: len(names)]] == list(names.values())
+
+
 def posted(text: str) -> str:
     """What a browser's form post makes of a JavaScript string: lone surrogates as U+FFFD."""
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
@@ -384,6 +415,6 @@ def test_the_format_modules_constants_are_the_servers(page):
         "DIGITS_IN_RUN": 10,
     }
     assert nonce[-1] == 1 and stream.nonce(0, last=False)[-1] == 0
-    zeros = json.loads(submit.digits_json())  # every digit the server reads is in a run of ten from a zero
+    zeros = checks.digits()  # every digit the server reads is in a run of ten from a zero
     digits = [p for p in range(sys.maxunicode + 1) if unicodedata.decimal(chr(p), None) is not None]
     assert digits == sorted(z + d for z in zeros for d in range(10))
