@@ -3,12 +3,13 @@
 Usage: .venv/bin/python bench/decrypt.py [COUNT [ROUNDS]]    (bench/run.py runs it with 10,000)
 
 Each round times the bare baseline, `decrypt_bundle` with one process, the baseline again, and
-`decrypt_bundle` with the second process the tool starts on a machine with two cores, each
-decrypting the whole bundle into a new folder (a first decrypt: every request written, every page
-made). The bundle is fsynced before anything is timed. CPU time is this process's, and apart the
-second process's. Every figure is the median of the rounds; a ratio is the median, over the
-rounds, of the baseline's time just before over decrypt's. The keyring's unlock (Argon2id at its real cost) is timed apart: once per run of the
-tool, whatever the bundle holds.
+`decrypt_bundle` with two processes (the second opens two items in three and writes the pages),
+each decrypting the whole bundle into a new folder (a first decrypt: every request written, every
+page made). The bundle is fsynced before anything is timed. CPU time is this process's, and
+apart its children's (the second processes). Every figure is the median of the rounds; a ratio
+is the median, over the rounds, of the baseline's time (the mean of the runs just before and just
+after) over decrypt's. The keyring's unlock (Argon2id at its real cost) is timed apart: once per
+run of the tool, whatever the bundle holds.
 """
 
 import os
@@ -74,7 +75,10 @@ def run(count: int, rounds: int = ROUNDS) -> list[tuple[str, ...]]:
             box.decrypt(data[item.RECORD_SIZE + 1 + 8 :])
 
     timings: dict[str, list[tuple[float, float, float]]] = {"bare": [], "one": [], "two": []}
-    paired: dict[str, list[float]] = {"one": [], "two": []}  # each round's baseline time before it
+    # The baseline runs before and after each decrypt (baseline, one, baseline, two, ..., baseline):
+    # each decrypt is compared with the mean of the two around it, so a load that changes while
+    # the benchmark runs weighs on both sides alike.
+    around: dict[str, list[int]] = {"one": [], "two": []}  # the baseline run just before each
     unlocks = []
     with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
         path = Path(tmp) / "export.bin"
@@ -86,7 +90,7 @@ def run(count: int, rounds: int = ROUNDS) -> list[tuple[str, ...]]:
         for round_ in range(rounds):
             for name, helpers in (("one", 0), ("two", 1)):  # baseline, intake, baseline, intake, ...
                 timings["bare"].append(_timed(bare))
-                paired[name].append(timings["bare"][-1][0])
+                around[name].append(len(timings["bare"]) - 1)
                 out = Path(tmp) / f"out-{name}-{round_}"
 
                 def decrypt(out: Path = out, helpers: int = helpers) -> None:
@@ -96,6 +100,7 @@ def run(count: int, rounds: int = ROUNDS) -> list[tuple[str, ...]]:
                 timings[name].append(_timed(decrypt))
                 shutil.rmtree(out)
             unlocks.append(_timed(lambda: load(Path(tmp) / "secretariat.keyring", PASSPHRASE))[0])
+        timings["bare"].append(_timed(bare))
 
     def rate(name: str) -> float:
         return statistics.median(count / wall for wall, _, _ in timings[name])
@@ -106,7 +111,8 @@ def run(count: int, rounds: int = ROUNDS) -> list[tuple[str, ...]]:
         return f"{own:.3f}" + (f" + {second:.3f} second process" if second else "")
 
     def ratio(name: str) -> str:
-        pairs = zip(paired[name], timings[name], strict=True)
+        baselines = [(timings["bare"][i][0] + timings["bare"][i + 1][0]) / 2 for i in around[name]]
+        pairs = zip(baselines, timings[name], strict=True)
         return f"{statistics.median(bare / wall for bare, (wall, _, _) in pairs):.2f}"
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -125,7 +131,7 @@ def run(count: int, rounds: int = ROUNDS) -> list[tuple[str, ...]]:
             cpu_ms("one"),
         ),
         (
-            f"intake-offline decrypt, {count} requests, a second process opening items ({cores} cores)",
+            f"intake-offline decrypt, {count} requests, two processes sharing the opening and the writing ({cores} cores)",
             f"{rate('two'):,.0f} requests/s",
             ratio("two"),
             cpu_ms("two"),

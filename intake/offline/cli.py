@@ -126,7 +126,10 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
     if not Path(args.bundle).is_file():
         raise UsageError(f"no bundle at {args.bundle}")
     progress = Progress()
-    report = decrypt_bundle(Path(args.bundle), keyring, Path(args.out), progress=progress, lang=args.lang)
+    helpers = None if args.processes is None else args.processes - 1
+    report = decrypt_bundle(
+        Path(args.bundle), keyring, Path(args.out), progress=progress, lang=args.lang, helpers=helpers
+    )
     progress.done()
     for line in report.failures:
         print(f"FAILED {line}", file=sys.stderr)
@@ -239,6 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(LANGUAGES),
         default="en",
         help="the language the pages show the questions in",
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        choices=(1, 2),
+        help="1, or 2 to share the work with a second process (default: 2 when the machine has a core "
+        "to spare and the bundle at least 64 items)",
     )
     p.set_defaults(func=cmd_decrypt)
 

@@ -171,8 +171,8 @@ def decrypt_bundle(
     helpers: int | None = None,
 ) -> Report:
     """Decrypt every item of a bundle into `out`; one bad item never stops the others. The pages
-    show the site's questions in `lang`. A second process opens items when `helpers` is 1, or when
-    it is None and the machine and the bundle are large enough for it to pay (opening.py)."""
+    show the site's questions in `lang`. A second process shares the work when `helpers` is 1, or
+    when it is None and it pays (`opening.helpers_wanted`: a core to spare, and enough items)."""
     out = Path(out)
     make_dir(out / REQUESTS)  # plaintext lives here: the owner's alone, like every file in it
     make_dir(out)

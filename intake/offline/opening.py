@@ -40,10 +40,13 @@ ORDER = struct.Struct(">QQ")
 
 
 def helpers_wanted(count: int) -> int:
-    """1 when a second process pays (two cores to run on, enough items, fork available), else 0."""
+    """1 when a second process pays, else 0: enough items, `fork` available, and a core to spare (two
+    or more, and the last minute's load average leaving one idle). On a busy machine the two
+    processes' extra work (each reads the bundle) costs more than the second core gives."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     forks = "fork" in multiprocessing.get_all_start_methods()
-    return 1 if cores >= 2 and count >= SMALL and forks else 0
+    spare = cores - os.getloadavg()[0] >= 1
+    return 1 if count >= SMALL and forks and cores >= 2 and spare else 0
 
 
 def _second(path: Path, keys: dict[bytes, PrivateKey], orders: int, results: Connection) -> None:

@@ -195,30 +195,44 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def test_when_a_second_process_dies_the_run_finishes_alone(tmp_path):
-    """Each second process killed (out of memory, say) as soon as it starts, the one that opens items
-    and the one that writes pages: the run does their work itself."""
-    secretariat = Secretariat(tmp_path, KEYRING)
-    sent = [made([b"file"]) if n % 50 == 0 else made() for n in range(1500)]  # enough for two processes
-    ids = a_bundle(tmp_path / "b.bin", *sent)
-    out = tmp_path / "out"
-    args = ["decrypt", tmp_path / "b.bin", "--out", out, "--keyring", secretariat.keyring]
+def decrypting(secretariat: Secretariat, bundle: Path, out: Path, *more, kill: bool) -> tuple[str, int]:
+    """The real `decrypt`, every process it starts seen (and killed as soon as it starts, if `kill`);
+    return what it printed, and how many it started."""
+    args = ["decrypt", bundle, "--out", out, "--keyring", secretariat.keyring, *more]
     args += ["--passphrase-file", secretariat.passfile]
     tool = subprocess.Popen(
         [BIN / "intake-offline", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    killed = set()
+    seen = set()
     while tool.poll() is None:
-        for pid in set(children(tool.pid)) - killed:
-            with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
-                os.kill(pid, signal.SIGKILL)
-                killed.add(pid)
+        for pid in set(children(tool.pid)) - seen:
+            seen.add(pid)
+            if kill:
+                with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
+                    os.kill(pid, signal.SIGKILL)
         time.sleep(0.002)
     stdout, stderr = tool.communicate(timeout=300)
-    assert len(killed) == 2, "not two second processes to kill"
     assert tool.returncode == 0 and "Traceback" not in stderr, stderr
+    return stdout, len(seen)
+
+
+def test_when_a_second_process_dies_the_run_finishes_alone(tmp_path):
+    """Each second process killed (out of memory, say) as soon as it starts, the one that opens items
+    and the one that writes pages: the run does their work itself. With --processes 1 it starts none,
+    and writes the same."""
+    secretariat = Secretariat(tmp_path, KEYRING)
+    sent = [made([b"file"]) if n % 50 == 0 else made() for n in range(1500)]
+    ids = a_bundle(tmp_path / "b.bin", *sent)
+    out = tmp_path / "out"
+    stdout, started = decrypting(secretariat, tmp_path / "b.bin", out, "--processes", "2", kill=True)
+    assert started == 2, "not two second processes to kill"
     assert "1500 new requests, 0 already decrypted, 0 failed" in stdout
     assert sorted(r["item"] for r in Secretariat.requests(out)) == sorted(i.hex() for i in ids)
     for id_, m in list(zip(ids, sent, strict=True))[::50]:
         check_honest(out, id_, m)
     check_index(out)
+    _, started = decrypting(
+        secretariat, tmp_path / "b.bin", tmp_path / "alone", "--processes", "1", kill=False
+    )
+    assert started == 0
+    assert snapshot(tmp_path / "alone") == snapshot(out)
