@@ -54,11 +54,6 @@ def as_request(entry: export_bundle.Entry, opened: item.Opened) -> JSONObject:
     }
 
 
-def load_requests(out: Path) -> list[JSONObject]:
-    """The requests earlier runs decrypted into `out`, in the order they came."""
-    return runs.read(out).requests
-
-
 class _Opener:
     """Open entries in bundle order, refusing repeated ids and repeated sealed bodies."""
 
