@@ -10,13 +10,15 @@ kept. A test holds the two to the same answers on generated input.
 
 from typing import Any
 
+from flask_babel import get_locale
 from werkzeug.datastructures import MultiDict
 
-from intake.web.fields import clean, code_as_stored, whole_number
+from intake.web.fields import clean, code_as_stored, country_codes, whole_number
 
-TEXT = {"StringField", "TextAreaField", "HiddenField"}  # read with the fields' filter: clean()
+TEXT = {"StringField", "TextAreaField", "HiddenField", "NumberField"}  # read with the fields' filter: clean()
 ONE = {"RadioField", "SelectField"}  # one of the choices, as sent
 MANY = "MultiCheckboxField"  # any of the choices, as sent
+COUNTRY = "CountryField"  # a country's name in the page's language (or its code), kept as its code
 
 
 class Rules:
@@ -26,7 +28,7 @@ class Rules:
         self.rules = [
             {**rule, "choices": frozenset(rule["choices"])} if "choices" in rule else rule for rule in rules
         ]
-        self.usable = all(rule["type"] in TEXT | ONE | {MANY} for rule in rules)
+        self.usable = all(rule["type"] in TEXT | ONE | {MANY, COUNTRY} for rule in rules)
 
     def accepted(self, formdata: MultiDict) -> dict | None:
         """Every answer, cleaned and as stored, in payload order, when every rule holds; None when one
@@ -36,7 +38,10 @@ class Rules:
         read: dict[str, Any] = {}
         for rule in self.rules:
             name, kind = rule["name"], rule["type"]
-            if kind == MANY:
+            if kind == COUNTRY:  # as fields.CountryField reads it
+                sent = formdata.get(name)
+                read[name] = country_codes(str(get_locale())).get(sent, sent) if sent else sent
+            elif kind == MANY:
                 read[name] = formdata.getlist(name)
             elif kind in ONE:
                 read[name] = formdata.get(name)

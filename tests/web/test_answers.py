@@ -55,6 +55,17 @@ def answer_for(rule: dict):
     """Anything a crafted or a careless request may send for a field, or nothing at all."""
     if rule["type"] == "MultiCheckboxField":
         return st.lists(st.sampled_from([*rule["choices"], "", "nope"]), max_size=3)
+    if rule["type"] == "CountryField":  # sent by its name in the page's language, or as a code
+        from flask_babel import get_locale
+
+        from intake.web.fields import country_codes
+
+        names = sorted(country_codes(str(get_locale())))
+        return (
+            st.sampled_from(rule["choices"])
+            | st.sampled_from(names)
+            | st.sampled_from(["nope", " UA", NOT_SENT])
+        )
     if rule["type"] in ("RadioField", "SelectField"):
         return st.sampled_from(rule["choices"]) | st.sampled_from(["", "nope", " yes", NOT_SENT])
     if "number" in rule:
