@@ -75,11 +75,13 @@ def day_stamp_logs(paths: list[str]) -> tuple[Callable[..., None], Callable[...,
     return post_request, on_exit
 
 
-def start_ticking(worker: Any) -> None:
-    """A post_worker_init hook: each worker moves the shared rate counters on, requests or not."""
+def worker_ready(worker: Any) -> None:
+    """A post_worker_init hook: each worker moves the shared rate counters on, requests or not,
+    and renders its pages before it takes its first request."""
     services = getattr(worker.wsgi, "extensions", {}).get("intake")
     if services is not None:
         services.start_ticking()
+        services.warm_up(worker.wsgi)
 
 
 def gunicorn_settings(cfg: settings.Config) -> dict:
@@ -107,7 +109,7 @@ def gunicorn_settings(cfg: settings.Config) -> dict:
         "logger_class": "intake.server.serve.PrivateLogger",
         "post_request": day_stamp_logs(_log_files(cfg))[0],
         "on_exit": day_stamp_logs(_log_files(cfg))[1],
-        "post_worker_init": start_ticking,
+        "post_worker_init": worker_ready,
         "proc_name": "intake",
         # gunicorn 25+ opens a control socket in $HOME by default; the service needs none, and
         # several instances (tests, staging) would fight over the same path.

@@ -60,6 +60,12 @@ class Services:
         """The secretariat's signing keys, current and earlier, as the keys folder holds them now."""
         return self.signing_keys.get()
 
+    def warm_up(self, app) -> None:
+        """In a served worker, before its first request: render the pages filled in per request."""
+        from intake.web.warm import warm_up  # the views import this module: imported when called
+
+        warm_up(app)
+
     def start_ticking(self) -> None:
         """In a served worker: move the rate counters on, and sweep abandoned uploads daily."""
 

@@ -248,11 +248,16 @@ def quick_answers(form_class) -> dict | None:
     building the form (answers.py); None when the form must be built to check them."""
     if not token_is_valid():
         return None
+    return rules_of(form_class).accepted(request.form)
+
+
+def rules_of(form_class) -> Rules:
+    """The form's field rules in the page's language, made once per worker."""
     key = (form_class.KIND, g.lang)
     rules = services().rules.get(key)
     if rules is None:
         rules = services().rules[key] = Rules(form_class(formdata=None).rules())
-    return rules.accepted(request.form)
+    return rules
 
 
 def answered(form_class):

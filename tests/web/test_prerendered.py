@@ -231,3 +231,19 @@ def test_a_follow_up_under_a_status_is_sealed_to_the_key_in_use(app, defender, s
     after = defender.look_up("ru", code).text
     assert f'data-key-id="{rotated.key_id.hex()}"' in after and "Какая дата?" in after
     assert f'data-public-key="{bytes(rotated.box.public_key).hex()}"' in after
+
+
+@pytest.mark.system  # starts intake serve
+def test_a_served_worker_pads_every_answer_to_one_length_whatever_its_first_lookup(tmp_path, site):
+    """Each worker renders its pages, and sizes the padding, before its first request: the length
+    of the answers cannot be set by whatever a worker's first lookup after a (re)start was."""
+    from ..actors import Defender
+    from ..conftest import service
+
+    lengths = []
+    for first in ('"' * 4000, "0"):  # text far longer than a code, shown back escaped; a short one
+        with service(tmp_path / f"first-{len(first)}", site, INTAKE_WORKERS="1") as served:
+            defender = Defender(url=served["url"])
+            assert defender.look_up("ru", first).status_code == 400
+            lengths.append(len(defender.look_up("ru", refcode.display(refcode.make())).data))
+    assert lengths[0] == lengths[1]
