@@ -99,6 +99,20 @@ def test_errors_keep_every_answer_and_are_translated(app, defender, site, lang):
     assert item_ids(site) == []
 
 
+@pytest.mark.parametrize(
+    ("lang", "title"),
+    [
+        ("en", "Please check these answers: Feedback or complaint | "),
+        ("fr", "Veuillez vérifier ces réponses\u00a0: Commentaire ou plainte | "),
+    ],
+)
+def test_a_page_with_errors_says_so_in_its_title_as_the_language_writes_it(defender, lang, title):
+    """A screen reader announces the title first; French puts a no-break space before its colon."""
+    response = defender.send(lang, "feedback", {})
+    assert response.status_code == 400
+    assert re.search(r"<title>(.*?)</title>", response.text).group(1).startswith(title)
+
+
 def test_missing_or_stale_csrf_keeps_answers_and_stores_nothing(client, site):
     answers = filled("feedback", "CSRFMARK")
     client.get("/fr/feedback")
