@@ -17,7 +17,7 @@ def main() -> None:
     """Run the benchmarks and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the script runs")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the web benchmark")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of the web benchmark")
     args = parser.parse_args()
     rows = submit.run(3 if args.quick else 10, 1 if args.quick else args.rounds)
     rows += upload.run(1 if args.quick else 3)
