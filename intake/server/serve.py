@@ -81,7 +81,12 @@ def worker_ready(worker: Any) -> None:
     services = getattr(worker.wsgi, "extensions", {}).get("intake")
     if services is not None:
         services.start_ticking()
-        services.warm_up(worker.wsgi)
+        try:
+            services.warm_up(worker.wsgi)
+        except Exception as e:  # offline, say: a worker that fails here would stop the whole service
+            worker.log.warning(
+                "pages not rendered ahead (%s): each is rendered when first needed", type(e).__name__
+            )
 
 
 def gunicorn_settings(cfg: settings.Config) -> dict:

@@ -245,8 +245,8 @@ def padded(answer: str, typed: str = "") -> str:
     watching the connection learns the status, the length of the secretariat's message, or whether
     the browser or the server looked the code up."""
     sizes = services().result_sizes
-    if g.lang not in sizes:
-        sizes[g.lang] = _largest_result(answer)
+    if g.lang not in sizes:  # a text longer than any code is no sample: its length is its own
+        sizes[g.lang] = _largest_result(answer if len(typed) <= refcode.MAX_TYPED else "")
     missing = sizes[g.lang] - len(answer.encode("utf-8"))
     if missing < 0:
         # Text longer than any code, shown back in the field: its length is the request's, which

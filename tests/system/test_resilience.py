@@ -439,6 +439,40 @@ def test_killed_workers_and_master_lose_no_accepted_request(site, tmp_path, keyr
     assert all(refcode.normalise(code) for code in received)
 
 
+def test_a_worker_started_while_the_site_is_offline_keeps_the_service_up(site, tmp_path):
+    """A worker replaced (recycled, or killed) while the submission key is missing starts anyway:
+    the site shows its offline page, and answers again when the key is back, without a restart."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/en/"
+    proc = start(flood_env(site, tmp_path, INTAKE_WORKERS="1"), port)
+
+    def status() -> int:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    key = next(Path(site["INTAKE_KEYS_DIR"]).glob("submission*"))
+    saved = key.read_bytes()
+    try:
+        key.unlink()
+        assert status() == 503  # the offline page
+        [worker] = workers_of(proc.pid)
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while workers_of(proc.pid) in ([], [worker]) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        wait_for(url, proc)
+        assert proc.poll() is None, "the service stopped"
+        assert status() == 503
+        key.write_bytes(saved)
+        assert status() == 200
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 def longest_answers(app, route: str) -> dict:
     """Every free-text answer at its length limit, in 4-byte characters; the rest valid."""
     from intake.web.forms import FeedbackForm, FollowupForm

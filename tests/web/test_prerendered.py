@@ -233,6 +233,14 @@ def test_a_follow_up_under_a_status_is_sealed_to_the_key_in_use(app, defender, s
     assert f'data-public-key="{bytes(rotated.box.public_key).hex()}"' in after
 
 
+def test_a_first_lookup_of_a_text_longer_than_any_code_does_not_set_the_answers_length(defender):
+    """Pages rendered on demand (no warm-up: a worker started while the site was offline) are
+    padded to the same length whatever text the first lookup brought."""
+    long = defender.look_up("ru", '"' * 4000)  # shown back escaped: longer than any answer
+    assert long.status_code == 400
+    assert len(defender.look_up("ru", refcode.display(refcode.make())).data) < len(long.data)
+
+
 @pytest.mark.system  # starts intake serve
 def test_a_served_worker_pads_every_answer_to_one_length_whatever_its_first_lookup(tmp_path, site):
     """Each worker renders its pages, and sizes the padding, before its first request: the length
