@@ -31,10 +31,21 @@
     };
   }
 
-  /* The page's title without the prefix an error gives it (base.html). */
+  /* The page's title ("Page | Site") without what an error adds around the page's own (base.html:
+     one sentence per language, "%(page)s" where the page's title goes). */
   function plainTitle(text) {
-    var prefix = text.summary + ": ";
-    return document.title.indexOf(prefix) === 0 ? document.title.slice(prefix.length) : document.title;
+    var around = text.titled.split("%(page)s"), title = document.title, cut = title.lastIndexOf(" | ");
+    var page = title.slice(0, cut);
+    if (page.indexOf(around[0]) === 0 && page.slice(page.length - around[1].length) === around[1]) {
+      page = page.slice(around[0].length, page.length - around[1].length);
+    }
+    return page + title.slice(cut);
+  }
+
+  /* The title after an error: the page's own inside the language's sentence. */
+  function errorTitle(text) {
+    var plain = plainTitle(text), cut = plain.lastIndexOf(" | ");
+    return text.titled.replace("%(page)s", plain.slice(0, cut)) + plain.slice(cut);
   }
 
   /* What an earlier answer or check left in the page: a result, a summary, the field's error. */
@@ -74,7 +85,7 @@
     field.setAttribute("aria-invalid", "true");
     field.setAttribute("aria-describedby", help.id + " " + error.id);
     field.parentNode.classList.add("invalid");
-    document.title = page.text.summary + ": " + plainTitle(page.text);
+    document.title = errorTitle(page.text);
     summary.focus();
   }
 

@@ -193,6 +193,7 @@ def page(form, **context) -> str:
     messages = {reason: str(problem) for reason, problem in CODE_PROBLEMS.items()}  # with %(count)d
     messages |= {
         "summary": _("Please check these answers"),
+        "titled": _("Please check these answers: %(page)s"),  # the page's title after an error (base.html)
         "failedTitle": _("Your browser could not check this code"),
         "failed": _(
             "Nothing was sent, or no answer came back. You can try again, or let the server check it: your reference code then travels to the server over this connection, as it does when JavaScript is off."
