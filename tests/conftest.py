@@ -142,8 +142,17 @@ def make_site(base: Path, generation, database_url: str | None = None) -> dict:
 class Cluster:
     """A throwaway PostgreSQL cluster: Debian's binaries, a temporary folder, a unix socket only."""
 
-    def __init__(self, base: Path, user: str):
-        self.base, self.user = base, user
+    def __init__(self, base: Path, user: str, pg_ctl):
+        self.base, self.user, self.pg_ctl = base, user, pg_ctl
+
+    def start(self) -> None:
+        """Start the cluster (again), waiting until it accepts connections."""
+        options = f"-k {self.base} -c listen_addresses= -c max_connections=300"
+        self.pg_ctl("-l", self.base / "log", "-o", options, "-w", "-t", "60", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop it, as an operator's restart or an outage would: connections are cut."""
+        self.pg_ctl("-m", mode, "-w", "stop")
 
     def pid(self) -> int:
         """The postmaster's process id (its backends are its children)."""
@@ -189,12 +198,13 @@ def postgres_cluster():
 
     try:
         pg(bindir / "initdb", "-D", data, "-U", user, "-A", "trust", "-E", "UTF8", "--no-locale")
-        options = f"-k {base} -c listen_addresses= -c max_connections=300"
-        pg(bindir / "pg_ctl", "-D", data, "-l", base / "log", "-o", options, "-w", "-t", "60", "start")
+        cluster = Cluster(base, user, lambda *args: pg(bindir / "pg_ctl", "-D", data, *args))
+        cluster.start()
         try:
-            yield Cluster(base, user)
+            yield cluster
         finally:
-            pg(bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
+            if (data / "postmaster.pid").exists():  # a test may have stopped it
+                cluster.stop("immediate")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

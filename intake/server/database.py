@@ -266,7 +266,19 @@ class PostgreSQL(Database):
         self.errors = (OSError, psycopg.Error, DatabaseError)
         self.integrity_errors = (psycopg.errors.IntegrityError,)
         self.psycopg = psycopg
-        self.pool = ConnectionPool(url, min_size=1, max_size=size, open=False, kwargs={"autocommit": True})
+        # A transaction waits at most 10 s for a connection (PoolTimeout): a request during an outage
+        # is answered "offline" while the defender is still there to read it. A reconnection gives up
+        # after 10 s too, and the next request starts another: psycopg_pool's default (5 minutes of
+        # doubling delays) left the site offline for minutes after the database came back.
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=size,
+            open=False,
+            timeout=10,
+            reconnect_timeout=10,
+            kwargs={"autocommit": True},
+        )
         self.opened = False
         self.lock = threading.Lock()
 
@@ -274,11 +286,17 @@ class PostgreSQL(Database):
         if not self.opened:
             with self.lock:
                 if not self.opened:
+                    # Opened once: if the database cannot be reached now, the pool goes on trying in
+                    # the background, and each later transaction waits for a connection on its own
+                    # (PoolTimeout, one of self.errors), not for the whole pool under this lock.
+                    # (Not open(wait=True): on a timeout it closes the pool for good.)
+                    self.opened = True
+                    self.pool.open()
                     try:
-                        self.pool.open(wait=True, timeout=30)
+                        with self.pool.connection():
+                            pass
                     except Exception as e:
                         raise DatabaseError(f"cannot reach the database: {type(e).__name__}") from None
-                    self.opened = True
         return self.pool
 
     def sql(self, statement: str) -> str:

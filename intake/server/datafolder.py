@@ -7,6 +7,7 @@ database, so that whoever holds only the database cannot forge what the server v
 """
 
 import contextlib
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -42,17 +43,28 @@ def _refuse_files(data_dir: Path) -> None:
         )
 
 
-def initialise(cfg: Config, moving: bool = False) -> Store:
+def initialise(cfg: Config, moving: bool = False, worker: bool = False) -> Store:
     """Make the data folder (owner-only), its marker and the database's tables, at the first start.
 
     Refused while the folder holds a drop box of files: the service would show "no request found"
     for every code in it. `intake migrate` (`moving`) sets the database up to move them into it.
+    A `worker` of a drop box set up before starts even if its database cannot be reached now (a
+    restart of PostgreSQL, say): every request that needs it is answered "offline" until it is
+    back, where a worker failing to start would stop the whole service.
     """
     if not moving:
         _refuse_files(cfg.data_dir)
     make_dir(cfg.data_dir)
     store = Store(open_database(cfg.database_url, cfg.data_dir))
-    store.create()
+    try:
+        store.create()
+    except store.db.errors as e:
+        if not (worker and (cfg.data_dir / MARKER).is_file()):
+            raise
+        logging.getLogger("intake").warning(
+            "the database cannot be reached (%s): the site is offline", type(e).__name__
+        )
+        return store
     if not (cfg.data_dir / MARKER).is_file():
         with contextlib.suppress(FileExistsError):  # another worker made it at the same moment
             write_atomic(cfg.data_dir / MARKER, MARKER_TEXT, replace=False)

@@ -109,7 +109,7 @@ class IntakeFlask(Flask):
 def build_app(test_config=None) -> Flask:
     """Assemble the app from INTAKE_* settings (test_config overrides the environment)."""
     cfg = settings.load({**os.environ, **(test_config or {})})
-    store = datafolder.initialise(cfg)
+    store = datafolder.initialise(cfg, worker=True)
     secret = datafolder.secret(cfg)
     app = IntakeFlask(__name__, template_folder=str(settings.shipped("templates")), static_folder=str(STATIC))
     app.config.update(

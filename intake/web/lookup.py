@@ -107,9 +107,12 @@ def status():
     problem = typed_code_problem(typed)
     if not token_is_valid():
         return padded(form_page(typed, problem, expired=True), typed), 403
-    if not services().store.allow("lookups", services().config.lookups_per_minute):
-        return padded(form_page(typed, problem, state="busy"), typed), 429
-    code, found, message = lookup(typed)  # the same work for every code, one that cannot be one too
+    try:
+        if not services().store.allow("lookups", services().config.lookups_per_minute):
+            return padded(form_page(typed, problem, state="busy"), typed), 429
+        code, found, message = lookup(typed)  # the same work for every code, one that cannot be one too
+    except services().store.db.errors as e:
+        return offline(e, typed, problem)
     if problem is not None:
         return padded(form_page(typed, problem), typed), 400
     if found is None:
@@ -127,9 +130,12 @@ def looked_up_in_the_browser():
     # Nothing typed came: lookup.js puts back what is in the field.
     if not token_is_valid():
         return padded(form_page("", expired=True)), 403
-    if not services().store.allow("lookups", services().config.lookups_per_minute):
-        return padded(form_page("", state="busy")), 429
-    found = find(STAND_IN_LOOKUP if damaged else bytes.fromhex(text))
+    try:
+        if not services().store.allow("lookups", services().config.lookups_per_minute):
+            return padded(form_page("", state="busy")), 429
+        found = find(STAND_IN_LOOKUP if damaged else bytes.fromhex(text))
+    except services().store.db.errors as e:
+        return offline(e)
     if damaged:
         return padded(form_page("", state="damaged")), 400
     if found is None:
@@ -138,10 +144,17 @@ def looked_up_in_the_browser():
     return padded(found_page(found, sealed=base64url(sealed) if sealed else None))
 
 
+def offline(error: Exception, typed: str = "", problem: str | None = None):
+    """The drop box cannot be reached (a database restarting, a failing disk): the offline answer,
+    with what was typed kept in the field to check again later."""
+    log.warning("the drop box cannot be reached (%s): a lookup was answered offline", type(error).__name__)
+    return padded(form_page(typed, problem, state="offline"), typed), 503
+
+
 def form_page(typed: str, problem: str | None = None, expired: bool = False, state: str | None = None) -> str:
-    """The lookup form (with why the typed text cannot be a code, an expired token, busy, not found or
-    damaged): the page the full render gives, rendered once and filled with this request's token and
-    what was typed."""
+    """The lookup form (with why the typed text cannot be a code, an expired token, busy, offline,
+    not found or damaged): the page the full render gives, rendered once and filled with this
+    request's token and what was typed."""
 
     def render() -> str:
         form = StatusForm(formdata=None, reference_code=marker("typed"))
@@ -283,7 +296,7 @@ def _largest_result(sample: str) -> int:
     ]
     for problem in problems:
         for expired in (False, True):
-            for state in (None, "busy", "not_found", "damaged"):
+            for state in (None, "busy", "offline", "not_found", "damaged"):
                 pages.append(form_page(LONGEST_TYPED, problem, expired, state))
     largest = max(len(answer.encode("utf-8")) for answer in pages) + 256
     return -(-largest // 1024) * 1024

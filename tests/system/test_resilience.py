@@ -37,6 +37,8 @@ from ..conftest import (
     free_port,
     import_return,
     item_ids,
+    make_site,
+    postgres_cluster,
     served_env,
     service,
     wait_for,
@@ -471,6 +473,45 @@ def test_a_worker_started_while_the_site_is_offline_keeps_the_service_up(site, t
     finally:
         proc.terminate()
         proc.wait()
+
+
+def test_a_database_outage_is_answered_offline_and_survived_without_a_restart(tmp_path, generation):
+    """PostgreSQL stops under the running service (an upgrade, a crash): lookups and submissions are
+    answered "offline" with what the defender typed kept, a worker started meanwhile does not stop
+    the service, and everything works again once the database is back, without a restart."""
+    with postgres_cluster() as cluster:
+        cluster.sql("CREATE DATABASE outage")
+        site = make_site(tmp_path, generation, cluster.url("outage"))
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = start(flood_env(site, tmp_path, INTAKE_WORKERS="1"), port)
+        defender = Defender(url=url)
+        typed = refcode.display(refcode.make())
+        answers = filled("feedback", "OUTAGE")
+        try:
+            assert defender.look_up("ru", typed).status_code == 200
+            cluster.stop()
+            answer = defender.look_up("ru", typed)
+            assert answer.status_code == 503 and f'value="{typed}"' in answer.text
+            sent = defender.send("ar", "feedback", answers)
+            assert sent.status_code == 503 and answers["message"] in sent.text
+            [worker] = workers_of(proc.pid)
+            os.kill(worker, signal.SIGKILL)  # replaced while the database is away
+            deadline = time.monotonic() + 120
+            while workers_of(proc.pid) in ([], [worker]) and time.monotonic() < deadline:
+                assert proc.poll() is None, "the service stopped"
+                time.sleep(0.2)
+            assert defender.look_up("ru", typed).status_code == 503
+            assert proc.poll() is None, "the service stopped"
+            cluster.start()
+            deadline = time.monotonic() + 120
+            while (back := defender.look_up("ru", typed)).status_code == 503 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert back.status_code == 200
+            assert defender.send("ar", "feedback", answers).status_code == 200
+        finally:
+            proc.terminate()
+            proc.wait()
 
 
 def longest_answers(app, route: str) -> dict:

@@ -172,6 +172,29 @@ def test_a_busy_answer_is_the_full_render_both_ways(site):
     assert busy.data == full_render(app, "ar", busy.text, form_answer, "", "busy")
 
 
+def test_an_offline_answer_keeps_what_was_typed_and_is_the_full_render(postgres, tmp_path, generation):
+    """The drop box cannot be reached (here its PostgreSQL database is dropped under the site): the
+    lookup answers 503, offline, with what was typed kept, at the one length, as the full render."""
+    from intake import create_app
+
+    from ..actors import Defender
+    from ..conftest import make_site
+
+    name = f"t_offline_{next(SEQUENCE)}_{refcode.make()[:8].lower()}"
+    postgres.sql(f"CREATE DATABASE {name}")
+    app = create_app(make_site(tmp_path, generation, postgres.url(name)))
+    defender = Defender(app.test_client())
+    typed = refcode.display(refcode.make())
+    try:
+        assert defender.look_up("es", typed).status_code == 200  # not found, the database there
+        postgres.sql(f"DROP DATABASE {name} WITH (FORCE)")
+        answer = defender.look_up("es", typed)
+        assert answer.status_code == 503 and f'value="{typed}"' in answer.text
+        assert answer.data == full_render(app, "es", answer.text, form_answer, typed, "offline")
+    finally:
+        app.extensions["intake"].store.db.close()
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_receipt_is_the_full_render(app, defender, lang):
     from flask import g
