@@ -15,3 +15,10 @@ def forms_description() -> bytes:
     from intake.web import describe
 
     return describe.encode(describe.describe())
+
+
+def proxy_offline_page() -> bytes:
+    """The offline page HAProxy gives when no node can answer (intake/web/errors.py)."""
+    from intake.web import errors
+
+    return errors.proxy_page()

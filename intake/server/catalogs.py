@@ -14,6 +14,8 @@ DIR = ROOT / "translations"
 POT = DIR / "messages.pot"
 # The forms' questions for the offline tool, which cannot load the forms (intake/web/describe.py).
 QUESTIONS = PACKAGE / "offline" / "questions.json"
+# HAProxy's offline page, in every language, for when no node can answer (deploy/haproxy.cfg).
+PROXY_PAGE = ROOT / "deploy" / "haproxy-offline.http"
 KEYWORDS = ["-k", "_l"]
 
 
@@ -51,6 +53,12 @@ def _questions() -> bytes:
     return intake.forms_description()
 
 
+def _proxy_page() -> bytes:
+    import intake  # as _questions(); rendered from the compiled catalogs
+
+    return intake.proxy_offline_page()
+
+
 def update() -> list[str]:
     """Extract messages.pot from the code, merge it into each catalog, describe the forms for the
     offline tool, compile; return problems."""
@@ -75,7 +83,7 @@ def update() -> list[str]:
             _keep_creation_date(_po(lang), before)
         else:
             _pybabel("init", "-i", str(POT), "-d", str(DIR), "-l", lang)
-    return check()
+    return check(write=True)
 
 
 def _keep_creation_date(po: Path, before: str) -> None:
@@ -94,8 +102,9 @@ def _ids(path: Path) -> set:
         return {m.id for m in read_po(f) if m.id}
 
 
-def check() -> list[str]:
-    """Return what is wrong: a stale template, missing, untranslated or fuzzy entries, bad placeholders."""
+def check(write: bool = False) -> list[str]:
+    """Return what is wrong: a stale template, missing, untranslated or fuzzy entries, bad placeholders;
+    then, the catalogs complete and compiled, a stale proxy page (or write it: `update`)."""
     problems = []
     if not QUESTIONS.is_file() or QUESTIONS.read_bytes() != _questions():
         problems.append(f"{QUESTIONS.name} is stale: run `intake translations update`")
@@ -122,4 +131,9 @@ def check() -> list[str]:
             problems.append(f"{lang}: {str(message.id)[:50]!r}: {'; '.join(map(str, errors))}")
     if not problems:
         compile_all()
+        page = _proxy_page()
+        if write:
+            PROXY_PAGE.write_bytes(page)
+        elif not PROXY_PAGE.is_file() or PROXY_PAGE.read_bytes() != page:
+            problems.append(f"deploy/{PROXY_PAGE.name} is stale: run `intake translations update`")
     return problems

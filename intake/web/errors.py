@@ -88,3 +88,35 @@ def init_app(app: Flask) -> None:
     def unexpected(error):
         log_exception(sys.exc_info())
         return error_page(500)
+
+
+def proxy_page() -> bytes:
+    """The offline page as HAProxy's errorfile takes it (an HTTP response, deploy/haproxy.cfg), for
+    when no node can answer: in every language at once, since the proxy cannot tell which one was
+    asked for, with no stylesheet or script, which no node is there to serve."""
+    from flask_babel import Babel, force_locale
+
+    from intake.server import settings
+    from intake.web.security import HEADERS
+
+    app = Flask(__name__, template_folder=str(settings.shipped("templates")))
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(settings.shipped("translations"))
+    app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True  # as the site's pages
+    Babel(app)
+    sections = []
+    with app.test_request_context("/"):
+        for lang in languages.LANGUAGES:
+            with force_locale(lang):
+                title, text = (str(words) for words in ERROR_TEXT[503])
+            sections.append({"lang": lang, "dir": languages.direction(lang), "title": title, "text": text})
+        body = render_template("proxy_offline.html", sections=sections).encode("utf-8")
+    headers = {
+        **HEADERS,
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Length": str(len(body)),
+        "Cache-Control": "no-store",
+        "Connection": "close",
+    }
+    head = "HTTP/1.0 503 Service Unavailable\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return (head + "\r\n").encode("ascii") + body

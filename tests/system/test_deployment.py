@@ -1,6 +1,7 @@
 """Deploying as an operator does: the wheel outside the checkout, a service account, a root shell."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from ..actors import Defender, Secretariat
 from ..conftest import LANGS, free_port, wait_for
+from .test_two_nodes import haproxy
 
 PASSPHRASE = "correct horse battery staple"
 PAGES = ["", "individual", "organisation", "feedback", "status", "other-support"]
@@ -166,3 +168,27 @@ def test_a_service_account_with_copied_keys_and_root_commands_answers_every_look
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_with_no_node_to_answer_the_proxy_says_offline_in_every_language(tmp_path):
+    """Every node stopped: HAProxy answers with the site's offline page in the five languages (its
+    own page is in English), with the site's headers and nothing to load from a node."""
+    with haproxy(tmp_path, f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}") as front:
+        for path in ("/", "/ar/status"):
+            try:
+                urllib.request.urlopen(front + path, timeout=30)  # noqa: S310 (our own http URL)
+                pytest.fail("a page came from no node")
+            except urllib.error.HTTPError as e:
+                status, headers, page = e.code, e.headers, e.read().decode("utf-8")
+            assert status == 503 and headers["Cache-Control"] == "no-store"
+            assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+            for lang, words in (
+                ("en", "The site is offline"),
+                ("es", "El sitio no está disponible"),
+                ("fr", "Le site est hors ligne"),
+                ("ar", "الموقع متوقف عن العمل"),
+                ("ru", "Сайт недоступен"),
+            ):
+                direction = "rtl" if lang == "ar" else "ltr"
+                assert re.search(f'<section lang="{lang}" dir="{direction}">\\s*<h1>{words}</h1>', page)
+            assert "<link" not in page and "<script" not in page and "<img" not in page

@@ -42,6 +42,9 @@ def haproxy(tmp_path, *urls):
     )
     config, replaced = re.subn(r"(    server node\d .*\n)+", servers, config)
     assert replaced == 1, "deploy/haproxy.cfg lists its nodes as `server nodeN ADDRESS check` lines"
+    config = config.replace(
+        "/etc/haproxy/errors/intake-offline.http", str(ROOT / "deploy" / "haproxy-offline.http")
+    )
     path = tmp_path / "haproxy.cfg"
     path.write_text(config)
     with open(tmp_path / "haproxy.out", "wb") as out:
