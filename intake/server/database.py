@@ -277,7 +277,9 @@ class PostgreSQL(Database):
             open=False,
             timeout=10,
             reconnect_timeout=10,
-            kwargs={"autocommit": True},
+            # A host that drops packets (switched off, cut off) rather than refusing: each attempt
+            # gives up after 5 s, not psycopg's 130, so a reconnection never outlasts the outage.
+            kwargs={"autocommit": True, "connect_timeout": 5},
         )
         self.opened = False
         self.lock = threading.Lock()
@@ -290,9 +292,9 @@ class PostgreSQL(Database):
                     # the background, and each later transaction waits for a connection on its own
                     # (PoolTimeout, one of self.errors), not for the whole pool under this lock.
                     # (Not open(wait=True): on a timeout it closes the pool for good.)
-                    self.opened = True
-                    self.pool.open()
                     try:
+                        self.pool.open()
+                        self.opened = True
                         with self.pool.connection():
                             pass
                     except Exception as e:

@@ -45,7 +45,7 @@
   /* The title after an error: the page's own inside the language's sentence. */
   function errorTitle(text) {
     var plain = plainTitle(text), cut = plain.lastIndexOf(" | ");
-    return text.titled.replace("%(page)s", plain.slice(0, cut)) + plain.slice(cut);
+    return text.titled.split("%(page)s").join(plain.slice(0, cut)) + plain.slice(cut);  // no "$" patterns
   }
 
   /* What an earlier answer or check left in the page: a result, a summary, the field's error. */
