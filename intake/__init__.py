@@ -17,8 +17,8 @@ def forms_description() -> bytes:
     return describe.encode(describe.describe())
 
 
-def proxy_offline_page() -> bytes:
-    """The offline page HAProxy gives when no node can answer (intake/web/errors.py)."""
+def proxy_page(status: int) -> bytes:
+    """A page HAProxy gives when no node answers: 503 offline, 502 no answer (intake/web/errors.py)."""
     from intake.web import errors
 
-    return errors.proxy_page()
+    return errors.proxy_page(status)

@@ -14,8 +14,8 @@ DIR = ROOT / "translations"
 POT = DIR / "messages.pot"
 # The forms' questions for the offline tool, which cannot load the forms (intake/web/describe.py).
 QUESTIONS = PACKAGE / "offline" / "questions.json"
-# HAProxy's offline page, in every language, for when no node can answer (deploy/haproxy.cfg).
-PROXY_PAGE = ROOT / "deploy" / "haproxy-offline.http"
+# HAProxy's pages, in every language, for when no node answers (deploy/haproxy.cfg): file -> status.
+PROXY_PAGES = {ROOT / "deploy" / "haproxy-offline.http": 503, ROOT / "deploy" / "haproxy-no-answer.http": 502}
 KEYWORDS = ["-k", "_l"]
 
 
@@ -53,10 +53,10 @@ def _questions() -> bytes:
     return intake.forms_description()
 
 
-def _proxy_page() -> bytes:
+def _proxy_page(status: int) -> bytes:
     import intake  # as _questions(); rendered from the compiled catalogs
 
-    return intake.proxy_offline_page()
+    return intake.proxy_page(status)
 
 
 def update() -> list[str]:
@@ -104,7 +104,7 @@ def _ids(path: Path) -> set:
 
 def check(write: bool = False) -> list[str]:
     """Return what is wrong: a stale template, missing, untranslated or fuzzy entries, bad placeholders;
-    then, the catalogs complete and compiled, a stale proxy page (or write it: `update`)."""
+    then, the catalogs complete and compiled, a stale proxy page (or write them: `update`)."""
     problems = []
     if not QUESTIONS.is_file() or QUESTIONS.read_bytes() != _questions():
         problems.append(f"{QUESTIONS.name} is stale: run `intake translations update`")
@@ -131,9 +131,10 @@ def check(write: bool = False) -> list[str]:
             problems.append(f"{lang}: {str(message.id)[:50]!r}: {'; '.join(map(str, errors))}")
     if not problems:
         compile_all()
-        page = _proxy_page()
-        if write:
-            PROXY_PAGE.write_bytes(page)
-        elif not PROXY_PAGE.is_file() or PROXY_PAGE.read_bytes() != page:
-            problems.append(f"deploy/{PROXY_PAGE.name} is stale: run `intake translations update`")
+        for path, status in PROXY_PAGES.items():
+            page = _proxy_page(status)
+            if write:
+                path.write_bytes(page)
+            elif not path.is_file() or path.read_bytes() != page:
+                problems.append(f"deploy/{path.name} is stale: run `intake translations update`")
     return problems

