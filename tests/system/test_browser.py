@@ -59,6 +59,17 @@ def export_and_read(tmp_path, env, keyring) -> list[dict]:
     return Secretariat.requests(out)
 
 
+def request_of(code: str, tmp_path, env, keyring) -> dict:
+    """The one request the secretariat reads under a reference code, exported and decrypted."""
+    [request] = [r for r in export_and_read(tmp_path, env, keyring) if r["reference"] == code]
+    return request
+
+
+def shown_code(page) -> str:
+    """The reference code the receipt shows, in the language on screen."""
+    return page.locator("p.code bdi:visible").inner_text()
+
+
 @pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_form_round_trips_from_the_browser(chromium, server, tmp_path, keyring, lang, javascript):
@@ -74,7 +85,7 @@ def test_every_form_round_trips_from_the_browser(chromium, server, tmp_path, key
         fill(page, answers)
         with page.expect_navigation():
             page.locator("form[data-seal] button[type=submit]").click()
-        code = page.locator("p.code bdi:visible").inner_text()
+        code = shown_code(page)
         assert re.fullmatch(r"[0-9A-Z]{5}(-[0-9A-Z]{5}){3}", code)
         body = posted[-1]
         fields = field_names(body)
@@ -122,9 +133,9 @@ def test_nothing_is_typed_twice(chromium, server, tmp_path, keyring, lang, javas
     page.fill("#hr_work", answers["hr_work"])
     with page.expect_navigation():
         page.locator("form[data-seal] button[type=submit]").click()
-    code = page.locator("p.code bdi:visible").inner_text()
+    code = shown_code(page)
     context.close()
-    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    request = request_of(code, tmp_path, server["env"], keyring)
     for name, value in answers.items():
         assert request["request"]["fields"][name] == ("3000" if name == "amount_eur" else value), name
 
@@ -170,9 +181,9 @@ def test_an_answer_at_its_limit_in_astral_letters_is_kept_whole(
     fill(page, filled("feedback", "ADLAM") | {"contact_details": adlam})
     with page.expect_navigation():
         page.locator("form[data-seal] button[type=submit]").click()
-    code = page.locator("p.code bdi:visible").inner_text()
+    code = shown_code(page)
     context.close()
-    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    request = request_of(code, tmp_path, server["env"], keyring)
     assert request["request"]["fields"]["contact_details"] == adlam
 
 
@@ -215,9 +226,9 @@ def test_a_sealing_failure_sends_nothing_and_offers_the_server(chromium, server,
     assert posted == []
     with page.expect_navigation():
         alert.locator("button").click()
-    code = page.locator("p.code bdi:visible").inner_text()
+    code = shown_code(page)
     assert "FALLBACK" in urllib.parse.unquote_plus(posted[-1])  # feedback has no files: urlencoded
-    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    request = request_of(code, tmp_path, server["env"], keyring)
     assert request["origin"] == "server"
     page.close()
 
@@ -244,9 +255,9 @@ def test_the_forms_checks_are_fetched_pinned_and_asked_for_again(chromium, serve
     page.unroute("**/checks/*")
     with page.expect_navigation():
         page.locator("form[data-seal] button[type=submit]").click()
-    code = page.locator("p.code bdi:visible").inner_text()
+    code = shown_code(page)
     page.close()
-    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    request = request_of(code, tmp_path, server["env"], keyring)
     assert request["origin"] == "browser" and request["request"]["fields"]["country"] == "UA"
 
 
@@ -258,9 +269,9 @@ def test_numbers_in_any_script_the_server_reads_are_sealed_as_it_reads_them(
     fill(page, filled("individual", "DIGITS") | {"amount_eur": "३,०००"})  # Devanagari: 3,000
     with page.expect_navigation(timeout=20_000):
         page.locator("form[data-seal] button[type=submit]").click()
-    code = page.locator("p.code bdi:visible").inner_text()
+    code = shown_code(page)
     page.close()
-    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    request = request_of(code, tmp_path, server["env"], keyring)
     assert request["origin"] == "browser" and request["request"]["fields"]["amount_eur"] == "3000"
 
 
@@ -272,9 +283,9 @@ def test_a_lone_surrogate_is_sealed_as_the_browser_would_post_it(chromium, serve
     page.evaluate("document.querySelector('#message').value = 'cut \\ud83d here SURROGATE'")
     with page.expect_navigation():
         page.locator("form[data-seal] button[type=submit]").click()
-    code = page.locator("p.code bdi:visible").inner_text()
+    code = shown_code(page)
     page.close()
-    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    request = request_of(code, tmp_path, server["env"], keyring)
     assert (
         request["origin"] == "browser"
         and request["request"]["fields"]["message"] == "cut \ufffd here SURROGATE"
@@ -317,14 +328,14 @@ def test_attachments_round_trip_from_the_browser(chromium, server, site, tmp_pat
     page.set_input_files("#attachments", [str(p) for p in paths])
     with page.expect_navigation(timeout=120_000):
         page.locator("form[data-seal] button[type=submit]").click()
-    code = page.locator("p.code bdi:visible").inner_text()
+    code = shown_code(page)
     context.close()
     if javascript:
         assert marker not in posted[-1]  # the files left the browser sealed
     for path, data in everything_under(site["INTAKE_DATA_DIR"], server["tmp"]):
         assert marker not in data, path
 
-    [request] = [r for r in export_and_read(tmp_path, server["env"], keyring) if r["reference"] == code]
+    request = request_of(code, tmp_path, server["env"], keyring)
     assert request["origin"] == ("browser" if javascript else "server")
     folder = tmp_path / "read" / "requests" / request["item"]
     for number, path in enumerate(paths, start=1):
@@ -365,7 +376,7 @@ def send_from_the_browser(page, url: str, lang: str, form: str = "feedback", mar
     fill(page, filled(form, marker))
     with page.expect_navigation():
         page.locator("form[data-seal] button[type=submit]").click()
-    return page.locator("p.code bdi:visible").inner_text()
+    return shown_code(page)
 
 
 # Where each line of an element's text lies, and the width of the page it must fit in.

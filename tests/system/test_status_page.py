@@ -13,7 +13,7 @@ from intake.formats import refcode, return_bundle
 
 from ..actors import Defender, Operator, Secretariat
 from ..conftest import LANGS, import_return
-from .test_browser import export_and_read, field_names
+from .test_browser import export_and_read, field_names, shown_code
 
 # What the secretariat writes back, in the defender's language, with what a page must escape.
 ASKED = {
@@ -214,7 +214,7 @@ def test_a_code_pasted_from_the_receipt_finds_the_request(chromium, server, java
     page.fill("#message", "شكرًا PASTEMARK")
     with page.expect_navigation():
         page.locator("form[data-seal] button[type=submit]").click()
-    shown = page.locator("p.code bdi:visible").inner_text()
+    shown = shown_code(page)
     page.locator("p.code:visible").select_text()
     page.keyboard.press("Control+C")
     page.goto(f"{server['url']}/ar/status")
