@@ -38,12 +38,11 @@ class SubmissionKey:
 
     def get(self) -> PublicKey | None:
         """The current key, or None while there is no usable one."""
-        path = self.path
         try:
-            data = read_file(path)
+            data = read_file(self.path)
             if data == self._data:
                 return self._key
-            key = parse_submission_key(path, data)
+            key = parse_submission_key(self.path, data)
         except KeyFileError as e:
             self._data, self._key = None, None
             if str(e) != self._problem:
